@@ -1,0 +1,210 @@
+#!/usr/bin/python
+"""Ansible module ocsp_response_info: judge an OCSP staple with the project's validation policy."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ocsp_response_info
+short_description: Validate an OCSP staple and return its facts and verdict
+description:
+  - Applies the project's validation policy (docs/PROBLEM_CODES.md) to a DER OCSPResponse
+    for a leaf certificate and its issuer, and returns the verdict and the facts.
+  - A bad staple is a result (C(valid=false) with problem codes), not a task failure.
+    Only an unreadable staple file or an unreadable, non-PEM or mismatched certificate
+    fails the task, with a one-line message.
+  - Runs on the target with its own Python and C(cryptography) (36 or newer).
+version_added: "0.1.0"
+author: ocsp-stapling maintainers
+options:
+  path:
+    description: Staple file (DER OCSPResponse) on the target. Mutually exclusive with O(content).
+    type: path
+  content:
+    description: The staple as base64-encoded DER. Mutually exclusive with O(path).
+    type: str
+  certificate:
+    description:
+      - PEM file of the leaf certificate on the target. It may hold the chain, issuer second.
+    type: path
+    required: true
+  issuer:
+    description:
+      - PEM file of the issuer (CA) certificate. Optional when O(certificate) holds the chain.
+    type: path
+  name:
+    description: Name used in problem messages (default the leaf's subject).
+    type: str
+  min_remaining:
+    description: Least effective lifetime the staple must have left, as seconds or a duration like C(4h).
+    type: str
+    default: "4h"
+  clock_skew:
+    description: Tolerated clock difference for thisUpdate and signer notBefore (seconds or duration).
+    type: str
+    default: "5m"
+attributes:
+  check_mode:
+    support: full
+    description: The module changes nothing; it runs the same in check mode.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+requirements:
+  - cryptography >= 36.0 on the target
+notes:
+  - Checks, all of them, every time - DER and no trailing data, responseStatus, CertID match
+    (SHA-1 or SHA-256), certStatus good, signature by the issuer or a delegated responder
+    issued and signed by it with EKU OCSPSigning, signer validity, thisUpdate/nextUpdate sanity,
+    and an effective expiry min(nextUpdate, signer notAfter) at least O(min_remaining) away.
+seealso:
+  - module: ocsp_staple
+  - module: ocsp_response
+"""
+
+EXAMPLES = r"""
+- name: Judge the deployed staple of www.example.org
+  ocsp_response_info:
+    path: /etc/nginx/ocsp/www.example.org.der
+    certificate: /etc/ssl/www.example.org/fullchain.pem
+  register: __staple
+
+- name: Fail when the staple would not pass the policy
+  ansible.builtin.assert:
+    that: __staple.valid
+    fail_msg: "{{ __staple.problems | map(attribute='message') | join('; ') }}"
+
+- name: Judge a staple held in a variable, with a stricter margin
+  ocsp_response_info:
+    content: "{{ staple_b64 }}"
+    certificate: /etc/ssl/leaf.pem
+    issuer: /etc/ssl/issuer.pem
+    min_remaining: 12h
+"""
+
+RETURN = r"""
+valid:
+  description: True only when every check passed.
+  returned: always
+  type: bool
+  sample: false
+problems:
+  description: Every problem found, each a stable code and one sentence naming the values.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"code": "signer_expires_too_soon", "message": "staple for www.example.org: signer certificate ..."}]
+codes:
+  description: The problem codes alone, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["try_later"]
+response_status:
+  description: responseStatus in lower case (successful, try_later, ...); null when unparseable.
+  returned: always
+  type: str
+status:
+  description: certStatus of the matching SingleResponse (good, revoked, unknown).
+  returned: always
+  type: str
+this_update:
+  description: thisUpdate, ISO 8601 UTC.
+  returned: always
+  type: str
+  sample: "2026-03-01T11:00:00Z"
+next_update:
+  description: nextUpdate, ISO 8601 UTC.
+  returned: always
+  type: str
+produced_at:
+  description: producedAt, ISO 8601 UTC.
+  returned: always
+  type: str
+revocation_time:
+  description: When revoked, the revocation time.
+  returned: always
+  type: str
+signer:
+  description: Subject of the certificate whose key signed the response.
+  returned: always
+  type: str
+signer_delegated:
+  description: True when a delegated responder certificate signed, false when the issuer did.
+  returned: always
+  type: bool
+signer_not_after:
+  description: notAfter of the signer certificate.
+  returned: always
+  type: str
+expires_at:
+  description: Effective expiry, min(nextUpdate, signer notAfter).
+  returned: always
+  type: str
+remaining_seconds:
+  description: Seconds from now to O(expires_at) (negative when past).
+  returned: always
+  type: int
+size:
+  description: Size of the staple in bytes.
+  returned: always
+  type: int
+cert_id:
+  description: The CertID that matched (hash_algorithm, serial_number, issuer_name_hash, issuer_key_hash).
+  returned: always
+  type: dict
+"""
+
+import base64
+import binascii
+import datetime
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.ocsp_staple.certs import load_pair
+from ansible.module_utils.ocsp_staple.compat import UTC
+from ansible.module_utils.ocsp_staple.durations import parse_duration
+from ansible.module_utils.ocsp_staple.errors import OcspStapleError
+from ansible.module_utils.ocsp_staple.policy import validate, validate_file
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "path": {"type": "path"},
+            "content": {"type": "str"},
+            "certificate": {"type": "path", "required": True},
+            "issuer": {"type": "path"},
+            "name": {"type": "str"},
+            "min_remaining": {"type": "str", "default": "4h"},
+            "clock_skew": {"type": "str", "default": "5m"},
+        },
+        mutually_exclusive=[("path", "content")],
+        required_one_of=[("path", "content")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    now = datetime.datetime.now(UTC)
+    try:
+        pair = load_pair(params["certificate"], params["issuer"])
+        policy = {
+            "now": now,
+            "min_remaining": parse_duration(params["min_remaining"], what="min_remaining"),
+            "clock_skew": parse_duration(params["clock_skew"], what="clock_skew"),
+            "name": params["name"],
+        }
+        if params["path"]:
+            verdict = validate_file(params["path"], pair, **policy)
+        else:
+            try:
+                data = base64.b64decode(params["content"], validate=True)
+            except (binascii.Error, ValueError) as exc:
+                module.fail_json(msg=f"content: not base64 ({exc}), first characters {params['content'][:16]!r}")
+            verdict = validate(data, pair, **policy)
+    except OcspStapleError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **verdict.as_dict())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""Certificates: loading a leaf and its issuer, AIA OCSP URLs, Must-Staple, CertID, requests.
+
+Works with cryptography 36+ (the oldest a supported distribution ships): no
+``load_pem_x509_certificates`` (39+), no ``verify_directly_issued_by`` (40+).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, SignatureAlgorithmOID
+
+from .compat import utc_required
+from .der import DerError, subject_public_key_bits
+from .errors import CertificateError, InputError
+
+_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL)
+
+#: CertID hash algorithms this project builds and accepts (RFC 6960 uses SHA-1; RFC 5019 allows SHA-256).
+CERT_ID_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"sha1": hashes.SHA1, "sha256": hashes.SHA256}
+
+
+def subject_text(cert: x509.Certificate) -> str:
+    """The subject as an RFC 4514 string, for messages."""
+    return cert.subject.rfc4514_string()
+
+
+def not_after(cert: x509.Certificate) -> _dt.datetime:
+    return utc_required(cert, "not_valid_after")
+
+
+def not_before(cert: x509.Certificate) -> _dt.datetime:
+    return utc_required(cert, "not_valid_before")
+
+
+def iso(value: _dt.datetime | None) -> str | None:
+    """Render an aware datetime as ``2015-08-20T15:12:00Z`` (None stays None)."""
+    if value is None:
+        return None
+    return value.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_pem_certificates(data: bytes, *, what: str) -> list[x509.Certificate]:
+    """Every certificate of a PEM bundle, in order. ``what`` names the source in errors."""
+    blocks = _PEM_CERT.findall(data)
+    if not blocks:
+        snippet = data[:24].decode("ascii", "replace").strip() or "<empty>"
+        raise CertificateError(f"{what}: no PEM certificate found (file starts with {snippet!r})")
+    certs = []
+    for index, block in enumerate(blocks):
+        try:
+            certs.append(x509.load_pem_x509_certificate(block))
+        except ValueError as exc:
+            raise CertificateError(f"{what}: PEM certificate #{index + 1} does not parse: {exc}") from None
+    return certs
+
+
+def read_pem_file(path: str) -> list[x509.Certificate]:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise CertificateError(f"certificate file {path}: cannot read: {exc.strerror or exc}") from None
+    return parse_pem_certificates(data, what=f"certificate file {path}")
+
+
+def verify_signature(
+    public_key: Any,
+    signature: bytes,
+    data: bytes,
+    hash_algorithm: hashes.HashAlgorithm | None,
+    signature_oid: x509.ObjectIdentifier | None = None,
+) -> bool:
+    """True when ``signature`` over ``data`` verifies with ``public_key``; never raises."""
+    try:
+        if isinstance(public_key, rsa.RSAPublicKey):
+            if hash_algorithm is None:
+                return False
+            if signature_oid == SignatureAlgorithmOID.RSASSA_PSS:
+                pad: padding.AsymmetricPadding = padding.PSS(
+                    mgf=padding.MGF1(hash_algorithm), salt_length=padding.PSS.AUTO
+                )
+            else:
+                pad = padding.PKCS1v15()
+            public_key.verify(signature, data, pad, hash_algorithm)
+        elif isinstance(public_key, ec.EllipticCurvePublicKey):
+            if hash_algorithm is None:
+                return False
+            public_key.verify(signature, data, ec.ECDSA(hash_algorithm))
+        elif isinstance(public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+            public_key.verify(signature, data)
+        elif isinstance(public_key, dsa.DSAPublicKey):
+            if hash_algorithm is None:
+                return False
+            public_key.verify(signature, data, hash_algorithm)
+        else:
+            return False
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+    return True
+
+
+def certificate_hash_algorithm(cert: x509.Certificate) -> hashes.HashAlgorithm | None:
+    try:
+        return cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return None
+
+
+def is_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """True when ``issuer``'s subject is ``cert``'s issuer and its key verifies ``cert``."""
+    if cert.issuer != issuer.subject:
+        return False
+    return verify_signature(
+        issuer.public_key(),
+        cert.signature,
+        cert.tbs_certificate_bytes,
+        certificate_hash_algorithm(cert),
+        cert.signature_algorithm_oid,
+    )
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    return bool(constraints.ca)
+
+
+def has_ocsp_signing_eku(cert: x509.Certificate) -> bool:
+    try:
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+    return ExtendedKeyUsageOID.OCSP_SIGNING in list(usages)
+
+
+def ocsp_urls(cert: x509.Certificate) -> list[str]:
+    """The OCSP responder URLs of the AIA extension, in certificate order (may be empty)."""
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return []
+    urls = []
+    for desc in aia:
+        if desc.access_method == AuthorityInformationAccessOID.OCSP and isinstance(
+            desc.access_location, x509.UniformResourceIdentifier
+        ):
+            urls.append(desc.access_location.value)
+    return urls
+
+
+def is_must_staple(cert: x509.Certificate) -> bool:
+    """True when the certificate carries the TLS Feature extension with ``status_request``."""
+    try:
+        features = cert.extensions.get_extension_for_class(x509.TLSFeature).value
+    except x509.ExtensionNotFound:
+        return False
+    return x509.TLSFeatureType.status_request in list(features)
+
+
+def public_key_bits(cert: x509.Certificate) -> bytes:
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    try:
+        return subject_public_key_bits(spki)
+    except DerError as exc:  # pragma: no cover - cryptography always produces valid SPKI
+        raise CertificateError(f"certificate {subject_text(cert)}: public key unreadable: {exc}") from None
+
+
+def key_hash(cert: x509.Certificate, algorithm: str = "sha1") -> bytes:
+    """Hash of the subjectPublicKey bits (CertID issuerKeyHash, ResponderID byKey)."""
+    return hashlib.new(algorithm, public_key_bits(cert)).digest()
+
+
+def name_hash(cert: x509.Certificate, algorithm: str = "sha1") -> bytes:
+    """Hash of the DER subject name (CertID issuerNameHash uses the issuer's subject)."""
+    return hashlib.new(algorithm, cert.subject.public_bytes()).digest()
+
+
+@dataclass(frozen=True)
+class CertId:
+    """The CertID of a leaf under its issuer, in one hash algorithm."""
+
+    hash_algorithm: str
+    serial_number: int
+    issuer_name_hash: bytes
+    issuer_key_hash: bytes
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "hash_algorithm": self.hash_algorithm,
+            "serial_number": format(self.serial_number, "X"),
+            "issuer_name_hash": self.issuer_name_hash.hex(),
+            "issuer_key_hash": self.issuer_key_hash.hex(),
+        }
+
+
+def cert_id(leaf: x509.Certificate, issuer: x509.Certificate, algorithm: str = "sha1") -> CertId:
+    if algorithm not in CERT_ID_HASHES:
+        raise InputError(f"CertID hash algorithm {algorithm!r} is not supported (use sha1 or sha256)")
+    return CertId(algorithm, leaf.serial_number, name_hash(issuer, algorithm), key_hash(issuer, algorithm))
+
+
+@dataclass(frozen=True)
+class CertPair:
+    """A leaf certificate and the certificate of the CA that issued it, both checked."""
+
+    leaf: x509.Certificate
+    issuer: x509.Certificate
+    source: str
+
+    @property
+    def subject(self) -> str:
+        return subject_text(self.leaf)
+
+    @property
+    def ocsp_urls(self) -> list[str]:
+        return ocsp_urls(self.leaf)
+
+    @property
+    def must_staple(self) -> bool:
+        return is_must_staple(self.leaf)
+
+    def cert_id(self, algorithm: str = "sha1") -> CertId:
+        return cert_id(self.leaf, self.issuer, algorithm)
+
+    def ocsp_request(self, algorithm: str = "sha1") -> bytes:
+        """A DER OCSPRequest for the leaf (no nonce: staples are cached and shared)."""
+        return build_ocsp_request(self.leaf, self.issuer, algorithm)
+
+
+def build_ocsp_request(leaf: x509.Certificate, issuer: x509.Certificate, algorithm: str = "sha1") -> bytes:
+    if algorithm not in CERT_ID_HASHES:
+        raise InputError(f"CertID hash algorithm {algorithm!r} is not supported (use sha1 or sha256)")
+    builder = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, CERT_ID_HASHES[algorithm]())
+    return builder.build().public_bytes(serialization.Encoding.DER)
+
+
+def pair_from_certificates(
+    certs: list[x509.Certificate], issuer_certs: list[x509.Certificate] | None, *, source: str, issuer_source: str
+) -> CertPair:
+    """Check and pair a leaf (first of ``certs``) with its issuer.
+
+    The issuer is the first certificate of ``issuer_certs`` when given, else the second
+    certificate of ``certs`` (a chain file: leaf first, then its issuer).
+    """
+    leaf = certs[0]
+    if issuer_certs:
+        issuer = issuer_certs[0]
+    elif len(certs) > 1:
+        issuer = certs[1]
+        issuer_source = f"{source} (certificate #2)"
+    else:
+        raise CertificateError(
+            f"{source}: holds only the leaf {subject_text(leaf)} and no issuer file was given "
+            "(pass the issuer, or a chain file with the issuer after the leaf)"
+        )
+    if leaf.issuer != issuer.subject:
+        raise CertificateError(
+            f"issuer {issuer_source} ({subject_text(issuer)}) did not issue {source} ({subject_text(leaf)}): "
+            f"the leaf names its issuer {leaf.issuer.rfc4514_string()}"
+        )
+    if not is_signed_by(leaf, issuer):
+        raise CertificateError(
+            f"issuer {issuer_source} ({subject_text(issuer)}) did not sign {source} ({subject_text(leaf)}): "
+            "same name, different key"
+        )
+    if not is_ca(issuer):
+        raise CertificateError(
+            f"issuer {issuer_source} ({subject_text(issuer)}) is not a CA certificate "
+            "(basicConstraints CA:TRUE missing)"
+        )
+    return CertPair(leaf=leaf, issuer=issuer, source=source)
+
+
+def load_pair(certificate: str, issuer: str | None = None) -> CertPair:
+    """Load a leaf (PEM file, may be a chain) and its issuer (PEM file, optional)."""
+    certs = read_pem_file(certificate)
+    issuer_certs = read_pem_file(issuer) if issuer else None
+    return pair_from_certificates(
+        certs,
+        issuer_certs,
+        source=f"certificate file {certificate}",
+        issuer_source=f"file {issuer}" if issuer else "",
+    )
+
+
+def load_pair_from_pem(certificate_pem: str | bytes, issuer_pem: str | bytes | None = None) -> CertPair:
+    """Like :func:`load_pair` for PEM text (filters and templates hold text, not paths)."""
+    cert_bytes = certificate_pem.encode() if isinstance(certificate_pem, str) else certificate_pem
+    certs = parse_pem_certificates(cert_bytes, what="certificate PEM")
+    issuer_certs = None
+    if issuer_pem:
+        issuer_bytes = issuer_pem.encode() if isinstance(issuer_pem, str) else issuer_pem
+        issuer_certs = parse_pem_certificates(issuer_bytes, what="issuer PEM")
+    return pair_from_certificates(certs, issuer_certs, source="certificate PEM", issuer_source="issuer PEM")

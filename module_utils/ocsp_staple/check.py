@@ -1,0 +1,82 @@
+"""Monitoring-plugin verdicts over staples: OK / WARNING / CRITICAL / UNKNOWN, one line, perfdata.
+
+Thresholds apply to the *effective* remaining lifetime, min(nextUpdate, signer notAfter).
+Defaults are relative to the staple's nominal window (nextUpdate - thisUpdate) so one
+setting fits a 7-day and a 12-hour responder alike: a staple refreshed at half-life
+always has more than 50 % of its window left, so WARNING at 40 % means about one missed
+refresh cycle (7 d: 2 d 19 h left; 12 h: 4 h 48 min left) and CRITICAL at 20 % means the
+fleet is running on borrowed time (7 d: 1 d 9 h; 12 h: 2 h 24 min). Independently, any
+staple the policy rejects — including one with less than ``min_remaining`` (4 h) left or a
+signer that expires within it — is CRITICAL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .certs import iso
+from .durations import Threshold
+from .policy import Verdict, human_duration
+
+OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+STATE_NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
+DEFAULT_WARNING = Threshold(percent=40)
+DEFAULT_CRITICAL = Threshold(percent=20)
+_TIME_CODES = {"signer_expires_too_soon", "expires_too_soon"}
+
+
+@dataclass
+class CheckResult:
+    state: int
+    message: str
+    perfdata: list[str] = field(default_factory=list)
+
+    @property
+    def line(self) -> str:
+        perf = f" | {' '.join(self.perfdata)}" if self.perfdata else ""
+        return f"{STATE_NAMES[self.state]}: {self.message}{perf}"
+
+
+def worst(results: list[CheckResult]) -> int:
+    """The state of a set of results (UNKNOWN ranks below CRITICAL, above WARNING)."""
+    order = [OK, WARNING, UNKNOWN, CRITICAL]
+    return max((r.state for r in results), key=order.index, default=OK)
+
+
+def closest_limit(verdict: Verdict, name: str) -> str:
+    """``www.example.org staple signer certificate CN=R expires in 47 min (before nextUpdate in 11 h)``."""
+    f = verdict.facts
+    if f.expires_at is None or f.remaining_seconds is None:
+        return f"{name} staple has no expiry"
+    left = human_duration(f.remaining_seconds)
+    next_left = (
+        human_duration(f.remaining_seconds + (f.next_update - f.expires_at).total_seconds()) if f.next_update else "?"
+    )
+    if f.signer_not_after is not None and f.next_update is not None and f.signer_not_after < f.next_update:
+        return (
+            f"{name} staple signer certificate {f.signer} expires in {left} "
+            f"({iso(f.signer_not_after)}, before nextUpdate in {next_left})"
+        )
+    return f"{name} staple expires in {left} (nextUpdate {iso(f.next_update)})"
+
+
+def judge(
+    verdict: Verdict, *, name: str, warning: Threshold = DEFAULT_WARNING, critical: Threshold = DEFAULT_CRITICAL
+) -> CheckResult:
+    """Turn a verdict into a monitoring result with thresholds on the effective remaining life."""
+    f = verdict.facts
+    window = int((f.next_update - f.this_update).total_seconds()) if f.next_update and f.this_update else 0
+    warn_s, crit_s = warning.resolve(window), critical.resolve(window)
+    perf = []
+    if f.remaining_seconds is not None:
+        perf = [f"remaining={f.remaining_seconds}s;{warn_s};{crit_s};0;{window}", f"window={window}s"]
+    if not verdict.valid:
+        if set(verdict.codes) <= _TIME_CODES:
+            return CheckResult(CRITICAL, closest_limit(verdict, name), perf)
+        return CheckResult(CRITICAL, "; ".join(p.message for p in verdict.problems), perf)
+    remaining = f.remaining_seconds or 0
+    if remaining < crit_s:
+        return CheckResult(CRITICAL, closest_limit(verdict, name) + f" - below critical {human_duration(crit_s)}", perf)
+    if remaining < warn_s:
+        return CheckResult(WARNING, closest_limit(verdict, name) + f" - below warning {human_duration(warn_s)}", perf)
+    return CheckResult(OK, closest_limit(verdict, name), perf)

@@ -1,0 +1,102 @@
+"""Atomic file writes and a directory lock: a good staple is never half-written.
+
+Used by the central store and by the node-side install alike (one copy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+
+from .errors import StoreError
+
+
+def read_bytes(path: str) -> bytes | None:
+    """The file's bytes, or None when it does not exist (other errors are StoreError)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def atomic_write(
+    path: str,
+    data: bytes,
+    *,
+    mode: int = 0o644,
+    owner: int | None = None,
+    group: int | None = None,
+) -> None:
+    """Write ``data`` to ``path`` so readers see the old bytes or the new, never a mix.
+
+    A temporary file in the same directory is written, fsync'd, given its mode and owner,
+    then renamed over ``path``; the directory is fsync'd so the rename survives a crash.
+    On any error the temporary file is removed and ``path`` is untouched.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create a temporary file in {directory}: {exc.strerror or exc}") from None
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fchmod(fd, mode)
+            if owner is not None or group is not None:
+                os.fchown(fd, -1 if owner is None else owner, -1 if group is None else group)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        hint = " (no space left on device)" if exc.errno == errno.ENOSPC else ""
+        raise StoreError(f"{path}: write failed, previous file kept: {exc.strerror or exc}{hint}") from None
+    fsync_dir(directory)
+
+
+def fsync_dir(directory: str) -> None:
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+@contextlib.contextmanager
+def locked(path: str, *, timeout: float = 60.0) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if needed) for the block.
+
+    Waits at most ``timeout`` seconds (polling, bounded), then raises StoreError naming
+    the lock file, so two runs never interleave and neither hangs forever.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"lock {path}: cannot open: {exc.strerror or exc}") from None
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreError(f"lock {path}: still held by another run after {timeout:g} s") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,100 @@
+"""Shared fixtures: the core on sys.path, a fixed clock and a test PKI built per session."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "module_utils"))
+
+from ocsp_staple import forge  # noqa: E402
+from ocsp_staple.certs import CertPair, pair_from_certificates  # noqa: E402
+
+#: A fixed "now" so no test depends on the wall clock.
+NOW = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
+
+
+@dataclass
+class Pki:
+    ca: forge.Issued
+    leaf: forge.Issued
+    responder: forge.Issued
+    other_ca: forge.Issued
+    now: dt.datetime
+
+    @property
+    def pair(self) -> CertPair:
+        return CertPair(leaf=self.leaf.cert, issuer=self.ca.cert, source="test leaf")
+
+    def response(
+        self,
+        signer: forge.Issued | None = None,
+        *,
+        this_update: dt.datetime | None = None,
+        next_update: dt.datetime | None | str = "default",
+        leaf: forge.Issued | None = None,
+        issuer: forge.Issued | None = None,
+        **kw: object,
+    ) -> bytes:
+        this = this_update or self.now - dt.timedelta(hours=1)
+        nxt = this + dt.timedelta(days=7) if next_update == "default" else next_update
+        return forge.make_response(
+            (leaf or self.leaf).cert,
+            (issuer or self.ca).cert,
+            signer or self.ca,
+            this_update=this,
+            next_update=nxt,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def write_files(self, directory: Path) -> dict[str, str]:
+        paths = {
+            "ca": directory / "ca.pem",
+            "leaf": directory / "leaf.pem",
+            "chain": directory / "chain.pem",
+            "other_ca": directory / "other-ca.pem",
+        }
+        paths["ca"].write_bytes(self.ca.pem)
+        paths["leaf"].write_bytes(self.leaf.pem)
+        paths["chain"].write_bytes(self.leaf.pem + self.ca.pem)
+        paths["other_ca"].write_bytes(self.other_ca.pem)
+        return {k: str(v) for k, v in paths.items()}
+
+
+def build_pki(key_type: str = "ec", now: dt.datetime = NOW) -> Pki:
+    ca = forge.make_ca("Test CA", now=now, key_type=key_type)
+    return Pki(
+        ca=ca,
+        leaf=forge.make_leaf(ca, "www.example.org", now=now, key_type=key_type, serial=0x1234ABCD),
+        responder=forge.make_responder(ca, "Test CA OCSP Responder", now=now, key_type=key_type),
+        other_ca=forge.make_ca("Other CA", now=now, key_type=key_type),
+        now=now,
+    )
+
+
+@pytest.fixture(scope="session")
+def pki() -> Pki:
+    return build_pki("ec")
+
+
+@pytest.fixture(scope="session")
+def rsa_pki() -> Pki:
+    return build_pki("rsa")
+
+
+@pytest.fixture
+def pki_files(pki: Pki, tmp_path: Path) -> dict[str, str]:
+    return pki.write_files(tmp_path)
+
+
+def pair_of(leaf: forge.Issued, ca: forge.Issued) -> CertPair:
+    return pair_from_certificates([leaf.cert], [ca.cert], source="leaf", issuer_source="ca")
+
+
+os.environ.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
