@@ -7,6 +7,7 @@ Works with cryptography 36+ (the oldest a supported distribution ships): no
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -29,17 +30,48 @@ _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTI
 CERT_ID_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"sha1": hashes.SHA1, "sha256": hashes.SHA256}
 
 
+# Certificates are immutable and hashable (by their DER), so what is derived from one is
+# computed once and cached: validating a staple then costs little more than its signature
+# checks. One lookup per certificate per validation (hashing a certificate is not free).
+@dataclass(frozen=True)
+class CertProfile:
+    subject: str
+    subject_der: bytes
+    issuer_der: bytes
+    public_key: Any
+    not_before: _dt.datetime
+    not_after: _dt.datetime
+    ocsp_signing: bool
+    is_ca: bool
+    key_sha1: bytes
+
+
+@functools.lru_cache(maxsize=1024)
+def profile(cert: x509.Certificate) -> CertProfile:
+    return CertProfile(
+        subject=cert.subject.rfc4514_string(),
+        subject_der=cert.subject.public_bytes(),
+        issuer_der=cert.issuer.public_bytes(),
+        public_key=cert.public_key(),
+        not_before=utc_required(cert, "not_valid_before"),
+        not_after=utc_required(cert, "not_valid_after"),
+        ocsp_signing=_has_ocsp_signing_eku(cert),
+        is_ca=_is_ca(cert),
+        key_sha1=key_hash(cert, "sha1"),
+    )
+
+
 def subject_text(cert: x509.Certificate) -> str:
     """The subject as an RFC 4514 string, for messages."""
-    return cert.subject.rfc4514_string()
+    return profile(cert).subject
 
 
 def not_after(cert: x509.Certificate) -> _dt.datetime:
-    return utc_required(cert, "not_valid_after")
+    return profile(cert).not_after
 
 
 def not_before(cert: x509.Certificate) -> _dt.datetime:
-    return utc_required(cert, "not_valid_before")
+    return profile(cert).not_before
 
 
 def iso(value: _dt.datetime | None) -> str | None:
@@ -116,12 +148,22 @@ def certificate_hash_algorithm(cert: x509.Certificate) -> hashes.HashAlgorithm |
         return None
 
 
-def is_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """True when ``issuer``'s subject is ``cert``'s issuer and its key verifies ``cert``."""
-    if cert.issuer != issuer.subject:
+def is_signed_by(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    *,
+    cert_profile: CertProfile | None = None,
+    issuer_profile: CertProfile | None = None,
+) -> bool:
+    """True when ``issuer``'s subject is ``cert``'s issuer and its key verifies ``cert``.
+
+    Callers that already hold the profiles pass them (saves a cache lookup each).
+    """
+    issuer_profile = issuer_profile or profile(issuer)
+    if (cert_profile or profile(cert)).issuer_der != issuer_profile.subject_der:
         return False
     return verify_signature(
-        issuer.public_key(),
+        issuer_profile.public_key,
         cert.signature,
         cert.tbs_certificate_bytes,
         certificate_hash_algorithm(cert),
@@ -130,6 +172,14 @@ def is_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 
 def is_ca(cert: x509.Certificate) -> bool:
+    return profile(cert).is_ca
+
+
+def has_ocsp_signing_eku(cert: x509.Certificate) -> bool:
+    return profile(cert).ocsp_signing
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
     try:
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
@@ -137,7 +187,7 @@ def is_ca(cert: x509.Certificate) -> bool:
     return bool(constraints.ca)
 
 
-def has_ocsp_signing_eku(cert: x509.Certificate) -> bool:
+def _has_ocsp_signing_eku(cert: x509.Certificate) -> bool:
     try:
         usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
@@ -169,6 +219,7 @@ def is_must_staple(cert: x509.Certificate) -> bool:
     return x509.TLSFeatureType.status_request in list(features)
 
 
+@functools.lru_cache(maxsize=1024)
 def public_key_bits(cert: x509.Certificate) -> bytes:
     spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     try:
@@ -177,14 +228,16 @@ def public_key_bits(cert: x509.Certificate) -> bytes:
         raise CertificateError(f"certificate {subject_text(cert)}: public key unreadable: {exc}") from None
 
 
+@functools.lru_cache(maxsize=1024)
 def key_hash(cert: x509.Certificate, algorithm: str = "sha1") -> bytes:
     """Hash of the subjectPublicKey bits (CertID issuerKeyHash, ResponderID byKey)."""
     return hashlib.new(algorithm, public_key_bits(cert)).digest()
 
 
+@functools.lru_cache(maxsize=1024)
 def name_hash(cert: x509.Certificate, algorithm: str = "sha1") -> bytes:
     """Hash of the DER subject name (CertID issuerNameHash uses the issuer's subject)."""
-    return hashlib.new(algorithm, cert.subject.public_bytes()).digest()
+    return hashlib.new(algorithm, profile(cert).subject_der).digest()
 
 
 @dataclass(frozen=True)
@@ -205,6 +258,7 @@ class CertId:
         }
 
 
+@functools.lru_cache(maxsize=1024)
 def cert_id(leaf: x509.Certificate, issuer: x509.Certificate, algorithm: str = "sha1") -> CertId:
     if algorithm not in CERT_ID_HASHES:
         raise InputError(f"CertID hash algorithm {algorithm!r} is not supported (use sha1 or sha256)")
@@ -232,7 +286,16 @@ class CertPair:
         return is_must_staple(self.leaf)
 
     def cert_id(self, algorithm: str = "sha1") -> CertId:
-        return cert_id(self.leaf, self.issuer, algorithm)
+        cached = self._cert_ids.get(algorithm)
+        return cached if cached is not None else cert_id(self.leaf, self.issuer, algorithm)
+
+    @functools.cached_property
+    def _cert_ids(self) -> dict[str, CertId]:
+        return {algorithm: cert_id(self.leaf, self.issuer, algorithm) for algorithm in CERT_ID_HASHES}
+
+    @functools.cached_property
+    def issuer_profile(self) -> CertProfile:
+        return profile(self.issuer)
 
     def ocsp_request(self, algorithm: str = "sha1") -> bytes:
         """A DER OCSPRequest for the leaf (no nonce: staples are cached and shared)."""

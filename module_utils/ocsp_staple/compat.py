@@ -14,11 +14,17 @@ from typing import Any
 UTC = _dt.UTC
 
 
+_HAS_UTC: dict[tuple[type, str], bool] = {}
+
+
 def utc(obj: Any, name: str) -> _dt.datetime | None:
     """Return ``obj.<name>_utc`` when this cryptography has it, else ``obj.<name>`` made aware."""
-    aware = getattr(obj, name + "_utc", None)
-    if aware is not None or hasattr(type(obj), name + "_utc"):
-        return aware  # type: ignore[no-any-return]
+    key = (type(obj), name)
+    has_utc = _HAS_UTC.get(key)
+    if has_utc is None:
+        has_utc = _HAS_UTC[key] = hasattr(type(obj), name + "_utc")
+    if has_utc:
+        return getattr(obj, name + "_utc")  # type: ignore[no-any-return]
     naive = getattr(obj, name)
     if naive is None:
         return None
@@ -37,6 +43,8 @@ def utc_required(obj: Any, name: str) -> _dt.datetime:
 
 def require_aware(value: _dt.datetime, what: str = "now") -> _dt.datetime:
     """Refuse naive datetimes: every time in the core is timezone-aware UTC."""
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must be a timezone-aware datetime, got naive {value.isoformat()}")
     return value.astimezone(UTC)

@@ -9,7 +9,7 @@ problem was found.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
@@ -17,14 +17,12 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509 import ocsp
 
 from .certs import (
+    CertId,
     CertPair,
-    cert_id,
-    has_ocsp_signing_eku,
+    CertProfile,
     is_signed_by,
     iso,
-    key_hash,
-    not_after,
-    not_before,
+    profile,
     subject_text,
     verify_signature,
 )
@@ -61,6 +59,8 @@ PROBLEM_CODES: dict[str, str] = {
     "expires_too_soon": "nextUpdate is within min_remaining",
 }
 
+_RESPONSE_STATUS_NAMES = {status: status.name.lower() for status in ocsp.OCSPResponseStatus}
+_CERT_STATUS_NAMES = {status: status.name.lower() for status in ocsp.OCSPCertStatus}
 _STATUS_CODES = {
     ocsp.OCSPResponseStatus.MALFORMED_REQUEST: "malformed_request",
     ocsp.OCSPResponseStatus.INTERNAL_ERROR: "internal_error",
@@ -76,7 +76,7 @@ class Problem:
     message: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Facts:
     """What the response says, as far as it could be read. Datetimes are aware UTC."""
 
@@ -92,17 +92,21 @@ class Facts:
     signer_not_after: _dt.datetime | None = None
     expires_at: _dt.datetime | None = None
     remaining_seconds: int | None = None
-    cert_id: dict[str, str] | None = None
+    cert_id: CertId | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        for key, value in out.items():
+        out: dict[str, Any] = {}
+        for key in self.__dataclass_fields__:
+            value = getattr(self, key)
             if isinstance(value, _dt.datetime):
-                out[key] = iso(value)
+                value = iso(value)
+            elif isinstance(value, CertId):
+                value = value.as_dict()
+            out[key] = value
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class Verdict:
     valid: bool
     problems: list[Problem] = field(default_factory=list)
@@ -145,24 +149,30 @@ def human_duration(seconds: float) -> str:
     return f"{sign}{days} d" + (f" {rest // 3600} h" if rest >= 3600 else "")
 
 
-def _find_signer(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> tuple[list[x509.Certificate], str]:
+def _describe_responder_id(response: ocsp.OCSPResponse) -> str:
+    by_name = response.responder_name
+    if by_name is not None:
+        return f"byName {by_name.rfc4514_string()}"
+    by_key = response.responder_key_hash
+    return f"byKey {by_key.hex() if by_key else '?'}"
+
+
+def _find_signer(response: ocsp.OCSPResponse, pair: CertPair) -> list[x509.Certificate]:
     """Certificates the ResponderID designates: the issuer and/or included certificates."""
     by_name = response.responder_name
     by_key = response.responder_key_hash
-    described = (
-        f"byName {by_name.rfc4514_string()}" if by_name is not None else f"byKey {by_key.hex() if by_key else '?'}"
-    )
+    name_der = by_name.public_bytes() if by_name is not None else None
 
-    def matches(cert: x509.Certificate) -> bool:
-        if by_name is not None:
-            return bool(cert.subject == by_name)
-        return by_key is not None and key_hash(cert, "sha1") == by_key
+    def matches(facts: CertProfile) -> bool:
+        if name_der is not None:
+            return facts.subject_der == name_der
+        return facts.key_sha1 == by_key
 
-    candidates = [issuer] if matches(issuer) else []
+    candidates = [pair.issuer] if matches(pair.issuer_profile) else []
     for included in response.certificates:
-        if included != issuer and matches(included):
+        if included != pair.issuer and matches(profile(included)):
             candidates.append(included)
-    return candidates, described
+    return candidates
 
 
 def validate(
@@ -176,12 +186,11 @@ def validate(
 ) -> Verdict:
     """Apply every check of the policy to ``data`` for ``pair``'s leaf at time ``now``."""
     now = require_aware(now)
-    label = name or pair.subject
     problems: list[Problem] = []
     facts = Facts(size=len(data))
 
     def problem(code: str, message: str) -> None:
-        problems.append(Problem(code, f"staple for {label}: {message}"))
+        problems.append(Problem(code, f"staple for {name or pair.subject}: {message}"))
 
     def verdict() -> Verdict:
         return Verdict(valid=not problems, problems=problems, facts=facts)
@@ -190,26 +199,31 @@ def validate(
     if not data:
         problem("empty", "the response is empty (0 bytes)")
         return verdict()
-    body = data
     try:
-        end = outer_length(data)
-    except DerError as exc:
-        head = data[:16]
-        shown = head.decode("ascii", "replace") if head[:1] == b"<" else head.hex()
-        problem("malformed", f"not a DER OCSPResponse ({exc}; {len(data)} bytes starting {shown!r})")
-        return verdict()
-    if end < len(data):
-        problem("trailing_data", f"{len(data) - end} bytes follow the {end}-byte DER OCSPResponse")
-        body = data[:end]
-    try:
-        response = ocsp.load_der_ocsp_response(body)
+        # cryptography rejects trailing bytes too, so the DER framing is only examined on failure.
+        response = ocsp.load_der_ocsp_response(data)
     except ValueError as exc:
-        problem("malformed", f"not a DER OCSPResponse ({len(data)} bytes): {exc}")
-        return verdict()
+        load_error = str(exc)
+        try:
+            end = outer_length(data)
+        except DerError as der_exc:
+            head = data[:16]
+            shown = head.decode("ascii", "replace") if head[:1] == b"<" else head.hex()
+            problem("malformed", f"not a DER OCSPResponse ({der_exc}; {len(data)} bytes starting {shown!r})")
+            return verdict()
+        if end == len(data):
+            problem("malformed", f"not a DER OCSPResponse ({len(data)} bytes): {load_error}")
+            return verdict()
+        problem("trailing_data", f"{len(data) - end} bytes follow the {end}-byte DER OCSPResponse")
+        try:
+            response = ocsp.load_der_ocsp_response(data[:end])
+        except ValueError as exc2:
+            problem("malformed", f"not a DER OCSPResponse ({end} bytes before the trailing data): {exc2}")
+            return verdict()
 
     # 2. responseStatus.
     status = response.response_status
-    facts.response_status = status.name.lower()
+    facts.response_status = _RESPONSE_STATUS_NAMES[status]
     if status != ocsp.OCSPResponseStatus.SUCCESSFUL:
         code = _STATUS_CODES.get(status, "malformed")
         problem(code, f"responder answered {status.name} ({status.value}) instead of a response")
@@ -235,18 +249,18 @@ def validate(
         if algorithm not in ("sha1", "sha256"):
             problem("unsupported_cert_id_hash", f"a SingleResponse uses CertID hash {algorithm}")
             continue
-        expected = cert_id(pair.leaf, pair.issuer, algorithm)
+        expected = pair.cert_id(algorithm)
         if (
             candidate.serial_number == expected.serial_number
             and candidate.issuer_name_hash == expected.issuer_name_hash
             and candidate.issuer_key_hash == expected.issuer_key_hash
         ):
             single = candidate
-            facts.cert_id = expected.as_dict()
+            facts.cert_id = expected
             break
         seen.append(f"serial {candidate.serial_number:X} under key hash {candidate.issuer_key_hash.hex()[:16]}")
     if single is None:
-        expected = cert_id(pair.leaf, pair.issuer)
+        expected = pair.cert_id()
         problem(
             "cert_id_mismatch",
             f"no answer for serial {expected.serial_number:X} of issuer {subject_text(pair.issuer)} "
@@ -260,7 +274,7 @@ def validate(
     # 4. certStatus good.
     if first is not None:
         cert_status = first.certificate_status
-        facts.status = cert_status.name.lower()
+        facts.status = _CERT_STATUS_NAMES[cert_status]
         facts.this_update = utc(first, "this_update")
         facts.next_update = utc(first, "next_update")
         if single is not None and cert_status == ocsp.OCSPCertStatus.REVOKED:
@@ -276,7 +290,7 @@ def validate(
             )
 
     # 5. Signature by the issuer or a delegated responder it issued and signed.
-    candidates, described = _find_signer(response, pair.issuer)
+    candidates = _find_signer(response, pair)
     try:
         hash_algorithm = response.signature_hash_algorithm
     except UnsupportedAlgorithm:
@@ -284,7 +298,7 @@ def validate(
     signer = None
     for candidate_signer in candidates:
         if verify_signature(
-            candidate_signer.public_key(),
+            profile(candidate_signer).public_key,
             response.signature,
             response.tbs_response_bytes,
             hash_algorithm,
@@ -296,34 +310,35 @@ def validate(
         if candidates:
             problem(
                 "bad_signature",
-                f"signature does not verify with the key of {subject_text(candidates[0])} (responder {described})",
+                f"signature does not verify with the key of {subject_text(candidates[0])} "
+                f"(responder {_describe_responder_id(response)})",
             )
         else:
             problem(
                 "untrusted_signer",
-                f"signer ({described}) is neither issuer {subject_text(pair.issuer)} nor a responder "
-                "certificate included in the response",
+                f"signer ({_describe_responder_id(response)}) is neither issuer {subject_text(pair.issuer)} "
+                "nor a responder certificate included in the response",
             )
     else:
-        facts.signer = subject_text(signer)
-        facts.signer_not_after = not_after(signer)
+        signer_facts = profile(signer)
+        facts.signer = signer_facts.subject
+        facts.signer_not_after = signer_end = signer_facts.not_after
         delegated = signer != pair.issuer
         facts.signer_delegated = delegated
         if delegated:
-            if not is_signed_by(signer, pair.issuer):
+            if not is_signed_by(signer, pair.issuer, cert_profile=signer_facts, issuer_profile=pair.issuer_profile):
                 problem(
                     "untrusted_signer",
-                    f"responder certificate {subject_text(signer)} (issued by {signer.issuer.rfc4514_string()}) "
+                    f"responder certificate {facts.signer} (issued by {signer.issuer.rfc4514_string()}) "
                     f"was not issued and signed by issuer {subject_text(pair.issuer)}",
                 )
-            if not has_ocsp_signing_eku(signer):
+            if not signer_facts.ocsp_signing:
                 problem(
                     "signer_missing_ocsp_eku",
-                    f"responder certificate {subject_text(signer)} lacks extended key usage id-kp-OCSPSigning",
+                    f"responder certificate {facts.signer} lacks extended key usage id-kp-OCSPSigning",
                 )
         # 6. The signer is valid now and stays valid long enough.
-        signer_start = not_before(signer)
-        signer_end = facts.signer_not_after
+        signer_start = signer_facts.not_before
         if signer_start > now + _dt.timedelta(seconds=clock_skew):
             problem(
                 "signer_not_yet_valid",

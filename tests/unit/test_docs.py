@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from ocsp_staple.policy import PROBLEM_CODES
 
 from ..conftest import REPO
+
+pytestmark = pytest.mark.node  # core only: also runs on Debian's python3-cryptography
 
 
 def test_every_problem_code_is_documented_and_nothing_else() -> None:

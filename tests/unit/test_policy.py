@@ -12,6 +12,8 @@ from ocsp_staple.policy import PROBLEM_CODES, validate
 
 from ..conftest import Pki
 
+pytestmark = pytest.mark.node  # core only: also runs on Debian's python3-cryptography
+
 H = dt.timedelta(hours=1)
 MIN = dt.timedelta(minutes=1)
 
