@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "module_utils"))
 
-from ocsp_staple import forge  # noqa: E402
-from ocsp_staple.certs import CertPair, verify_signature  # noqa: E402
-from ocsp_staple.policy import validate  # noqa: E402
+from ocsp_staple import forge
+from ocsp_staple.certs import CertPair, verify_signature
+from ocsp_staple.policy import validate
 
 
 def median_seconds(func: Callable[[], object], *, rounds: int, per_round: int) -> float:
@@ -46,7 +46,7 @@ def median_seconds(func: Callable[[], object], *, rounds: int, per_round: int) -
 
 
 def bench(key_type: str, *, rounds: int, per_round: int, cli_runs: int) -> dict[str, float]:
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     ca = forge.make_ca("Bench CA", now=now, key_type=key_type)
     leaf = forge.make_leaf(ca, "www.bench.test", now=now, key_type=key_type)
     responder = forge.make_responder(ca, "Bench CA OCSP Responder", now=now, key_type=key_type)
@@ -87,9 +87,7 @@ def bench(key_type: str, *, rounds: int, per_round: int, cli_runs: int) -> dict[
         check = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if check.returncode != 0 or ": good" not in check.stdout:
             raise SystemExit(f"openssl ocsp did not verify the bench staple: {check.stdout} {check.stderr}")
-        cli = median_seconds(
-            lambda: subprocess.run(cmd, capture_output=True, check=True), rounds=cli_runs, per_round=1
-        )
+        cli = median_seconds(lambda: subprocess.run(cmd, capture_output=True, check=True), rounds=cli_runs, per_round=1)
     return {"in_process": in_process, "floor": floor_s, "cli": cli}
 
 

@@ -55,17 +55,28 @@ python311() {
   echo /usr/bin/python3
 }
 
+pip_install() {  # dir pip-args...: quiet unless it fails, then show pip's own words
+  local dir="$1"; shift
+  if ! "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@" >"$dir/pip.log" 2>&1; then
+    grep -v '^WARNING: Location' "$dir/pip.log" >&2
+    log "$dir: pip install $* failed (log: $dir/pip.log)"; exit 1
+  fi
+}
+
 make_venv() {  # dir python requirements...
   local dir="$1" py="$2"; shift 2
   local stamp="$dir/.stamp" want
   want="$(cat "$@" requirements.txt pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
-  log "creating $dir with $("$py" --version 2>&1)"
-  rm -rf "$dir"
-  "$py" -m venv "$dir"
-  "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-  for req in "$@"; do "$dir/bin/python" -m pip install -q --disable-pip-version-check -r "$req"; done
-  "$dir/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e . >/dev/null
+  if [ ! -x "$dir/bin/python" ]; then
+    log "creating $dir with $("$py" --version 2>&1)"
+    "$py" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+  else
+    log "updating $dir to the pinned requirements"
+  fi
+  pip_install "$dir" "${@/#/-r}"
+  pip_install "$dir" --no-deps -e .
   echo "$want" > "$stamp"
 }
 
@@ -74,9 +85,8 @@ node_venv() {
   want="$(cat requirements-node.txt | sha256sum | cut -c1-16)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   log "creating $dir with Debian's /usr/bin/python3 and its python3-cryptography"
-  rm -rf "$dir"
-  /usr/bin/python3 -m venv --system-site-packages "$dir"
-  "$dir/bin/python" -m pip install -q --disable-pip-version-check -r requirements-node.txt
+  [ -x "$dir/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$dir"
+  pip_install "$dir" -rrequirements-node.txt
   echo "$want" > "$stamp"
 }
 

@@ -37,7 +37,7 @@ class Pki:
         signer: forge.Issued | None = None,
         *,
         this_update: dt.datetime | None = None,
-        next_update: dt.datetime | None | str = "default",
+        next_update: dt.datetime | str | None = "default",
         leaf: forge.Issued | None = None,
         issuer: forge.Issued | None = None,
         **kw: object,

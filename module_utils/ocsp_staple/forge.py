@@ -53,7 +53,13 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _builder(
-    subject: x509.Name, issuer: x509.Name, key: PrivateKey, start: _dt.datetime, end: _dt.datetime, serial: int | None
+    subject: x509.Name,
+    issuer: x509.Name,
+    key: PrivateKey,
+    *,
+    start: _dt.datetime,
+    end: _dt.datetime,
+    serial: int | None = None,
 ) -> x509.CertificateBuilder:
     return (
         x509.CertificateBuilder()
@@ -74,7 +80,7 @@ def make_ca(
     issuer_name = parent.cert.subject if parent else _name(common_name)
     signing_key = parent.key if parent else key
     builder = _builder(
-        _name(common_name), issuer_name, key, now - _dt.timedelta(days=1), now + _dt.timedelta(days=days), None
+        _name(common_name), issuer_name, key, start=now - _dt.timedelta(days=1), end=now + _dt.timedelta(days=days)
     )
     builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
     builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -97,7 +103,7 @@ def make_leaf(
     key = new_key(key_type)
     start = not_before or now - _dt.timedelta(days=1)
     end = not_after or now + _dt.timedelta(days=days)
-    builder = _builder(_name(common_name), ca.cert.subject, key, start, end, serial)
+    builder = _builder(_name(common_name), ca.cert.subject, key, start=start, end=end, serial=serial)
     builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
     builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
     builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -135,7 +141,7 @@ def make_responder(
     start = not_before or now - _dt.timedelta(days=1)
     end = not_after or now + _dt.timedelta(days=90)
     signer = signed_by or ca
-    builder = _builder(_name(common_name), issuer_name or signer.cert.subject, key, start, end, None)
+    builder = _builder(_name(common_name), issuer_name or signer.cert.subject, key, start=start, end=end)
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
     if nocheck:
