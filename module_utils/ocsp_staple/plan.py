@@ -1,0 +1,97 @@
+"""Which certificates a node staples, and why not: one decision for the role and the docs.
+
+The role's templates call this through the ``ocsp_stapling_plan`` filter; nothing else
+decides ``ssl_stapling on/off``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class Decision:
+    name: str
+    stapled: bool
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "stapled": self.stapled, "reason": self.reason}
+
+
+def decide(
+    name: str,
+    *,
+    enabled: bool,
+    frozen: bool,
+    has_responder: bool,
+    must_staple: bool,
+    force_disable_must_staple: bool = False,
+) -> Decision:
+    """Stapling on or off for one certificate.
+
+    - frozen (a pin exists): on - the pinned staple is served whatever the schedule says,
+      unless stapling is disabled, which wins (the emergency switch is the last word);
+    - disabled: off - refused for a Must-Staple certificate unless forced, because
+      hard-fail clients then reject the site;
+    - no OCSP responder (AIA URL or override): off (nothing to staple), unless frozen;
+    - otherwise on.
+    """
+    if not enabled:
+        if must_staple and not force_disable_must_staple:
+            raise InputError(
+                f"refusing to disable OCSP stapling for {name}: the certificate is Must-Staple "
+                "(TLS Feature status_request), so hard-fail clients will reject the site without a staple; "
+                "set ocsp_stapling_force_disable_must_staple=true to proceed anyway"
+            )
+        return Decision(name, False, "disabled by ocsp_stapling_enabled")
+    if frozen:
+        return Decision(name, True, "frozen: the pinned staple is served")
+    if not has_responder:
+        return Decision(name, False, "the certificate has no OCSP responder URL")
+    return Decision(name, True, "stapled")
+
+
+def plan(
+    certificates: list[Mapping[str, Any]],
+    facts: Mapping[str, Mapping[str, Any]],
+    store: Mapping[str, Mapping[str, Any]],
+    *,
+    enabled: bool = True,
+    force_disable_must_staple: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Decisions for a list of role certificate entries.
+
+    ``facts[name]`` holds ``ocsp_urls`` and ``must_staple`` of the certificate; ``store[name]``
+    holds ``frozen``. A certificate entry's own ``enabled`` ANDs with the global switch.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    blocks: dict[str, str] = {}
+    for cert in certificates:
+        name = str(cert["name"])
+        if name in out:
+            raise InputError(f"certificate name {name!r} is listed twice in ocsp_stapling_certificates")
+        cert_facts = facts.get(name, {})
+        decision = decide(
+            name,
+            enabled=bool(enabled) and bool(cert.get("enabled", True)),
+            frozen=bool(store.get(name, {}).get("frozen", False)),
+            has_responder=bool(cert_facts.get("ocsp_urls") or cert.get("responder_url")),
+            must_staple=bool(cert_facts.get("must_staple", False)),
+            force_disable_must_staple=force_disable_must_staple,
+        )
+        out[name] = decision.as_dict()
+        block = cert.get("server_block")
+        if decision.stapled and block:
+            if str(block) in blocks:
+                raise InputError(
+                    f"nginx server block {block!r} holds stapled certificates {blocks[str(block)]} and {name}: "
+                    "nginx applies one ssl_stapling_file to every certificate of a server {} block, so one of them "
+                    "would be served the other's staple; give each its own server block (docs/DUAL_CERTIFICATES.md)"
+                )
+            blocks[str(block)] = name
+    return out
