@@ -6,9 +6,6 @@ import base64
 import datetime as dt
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,6 +14,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ocsp_staple import forge
 
+from ..ansible_run import adhoc
 from ..conftest import NOW, REPO, Pki
 
 
@@ -124,31 +122,6 @@ def test_filters_load_in_ansible_with_the_repository_config(pki: Pki, tmp_path: 
     """Ansible finds the plugin through ansible.cfg and the plugin finds the core."""
     (tmp_path / "leaf.pem").write_bytes(pki.leaf.pem)
     pem = f"lookup('file', '{tmp_path / 'leaf.pem'}')"
-    expr = f"{{{{ [{pem} | ocsp_urls, {pem} | ocsp_must_staple] }}}}"
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible"),
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "--tree",
-            str(tmp_path / "tree"),
-            "-m",
-            "ansible.builtin.debug",
-            "-a",
-            json.dumps({"msg": expr}),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    outcome = json.loads((tmp_path / "tree" / "localhost").read_text())
-    assert outcome["msg"] == [["http://127.0.0.1:8880/"], False]
+    rc, result = adhoc("ansible.builtin.debug", {"msg": f"{{{{ [{pem} | ocsp_urls, {pem} | ocsp_must_staple] }}}}"})
+    assert rc == 0, result
+    assert result["msg"] == [["http://127.0.0.1:8880/"], False]
