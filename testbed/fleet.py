@@ -137,7 +137,7 @@ class Node:
             return
         result = subprocess.run(self.nginx_command(), capture_output=True, text=True, timeout=30, check=False)
         if result.returncode != 0:
-            raise FleetError(f"node {self.name} ({self.endpoint}): nginx did not start: {_last_line(result)}")
+            raise FleetError(f"node {self.name} ({self.endpoint}): nginx did not start: {_nginx_message(result)}")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.running() and _accepts(self.host, self.port):
@@ -156,12 +156,12 @@ class Node:
             raise FleetError(f"node {self.name}: not running, cannot reload")
         test = self.test()
         if test.returncode != 0:
-            raise FleetError(f"node {self.name}: configuration test failed, not reloaded: {_last_line(test)}")
+            raise FleetError(f"node {self.name}: configuration test failed, not reloaded: {_nginx_message(test)}")
         result = subprocess.run(
             self.nginx_command("-s", "reload"), capture_output=True, text=True, timeout=30, check=False
         )
         if result.returncode != 0:
-            raise FleetError(f"node {self.name}: reload failed: {_last_line(result)}")
+            raise FleetError(f"node {self.name}: reload failed: {_nginx_message(result)}")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             current = self.workers()
@@ -373,10 +373,11 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _last_line(result: subprocess.CompletedProcess[str]) -> str:
-    lines = [line for line in (result.stderr or result.stdout or "").splitlines() if line.strip()]
-    failing = [line for line in lines if "[emerg]" in line or "[alert]" in line or "failed" in line]
-    return (failing or lines or [f"exit {result.returncode}"])[-1].strip()
+def _nginx_message(result: subprocess.CompletedProcess[str]) -> str:
+    """nginx's first [emerg]/[alert] line (the cause), else its last line, else the exit code."""
+    lines = [line.strip() for line in (result.stderr or result.stdout or "").splitlines() if line.strip()]
+    failing = [line for line in lines if "[emerg]" in line or "[alert]" in line]
+    return (failing[:1] or lines[-1:] or [f"exit {result.returncode}"])[0]
 
 
 def _cmdline_has(pid: int, needle: str) -> bool:
