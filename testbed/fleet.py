@@ -31,7 +31,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -426,6 +426,44 @@ def _accepts(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+@contextlib.contextmanager
+def running_fleet(
+    root: str | Path, *, sites: Sequence[Site], nodes: int = 1, base_port: int | None = None, host: str = "127.0.0.1"
+) -> Iterator[Fleet]:
+    """Create and start a fleet for the block; every node is stopped when it ends, whatever happens."""
+    fleet = Fleet(root, nodes=nodes, base_port=base_port or free_port_block(nodes, host=host), host=host, sites=sites)
+    fleet.create()
+    try:
+        fleet.start()
+        yield fleet
+    finally:
+        fleet.stop()
+
+
+def free_port_block(count: int, *, host: str = "127.0.0.1", attempts: int = 50) -> int:
+    """A base port with ``count`` consecutive ports free on ``host`` now (bounded search; racy by nature)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(attempts):
+        with socket.socket(family) as probe:
+            probe.bind((host, 0))
+            base = int(probe.getsockname()[1])
+        if base + count > 65536:
+            continue
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(family)
+                sockets.append(sock)
+                sock.bind((host, port))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return base
+    raise FleetError(f"no {count} consecutive free ports on {host} after {attempts} attempts")
 
 
 def sites_from_pki(pki_dir: str, names: Sequence[str] = ()) -> list[Site]:

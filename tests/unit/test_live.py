@@ -14,18 +14,12 @@ from ocsp_staple.errors import FetchError
 from ocsp_staple.live import fetch_served_staple, parse_endpoint
 from ocsp_staple.policy import validate
 
-from testbed.fleet import NGINX, Fleet, sites_from_pki
+from testbed.fleet import NGINX, Fleet, free_port_block, running_fleet, sites_from_pki
 from testbed.pki import DemoPki, write_demo_pki
 
 pytestmark = [pytest.mark.node]
 
 WALL_NOW = dt.datetime.now(dt.UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +31,8 @@ def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
 def node(demo_pki: DemoPki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     if not Path(NGINX).exists():
         pytest.skip(f"nginx not installed at {NGINX}")
-    fleet = Fleet(
-        tmp_path_factory.mktemp("fleet"), nodes=1, base_port=free_port(), sites=sites_from_pki(demo_pki.directory)
-    )
-    fleet.create()
-    try:
-        fleet.start()
+    with running_fleet(tmp_path_factory.mktemp("fleet"), sites=sites_from_pki(demo_pki.directory)) as fleet:
         yield fleet
-    finally:
-        fleet.stop()
     assert not fleet.nodes[0].running()
 
 
@@ -95,7 +82,7 @@ def test_stapling_off_serves_no_staple(node: Fleet, demo_pki: DemoPki) -> None:
 
 
 def test_connection_refused_names_the_endpoint() -> None:
-    port = free_port()
+    port = free_port_block(1)
     with pytest.raises(FetchError, match=rf"^127\.0\.0\.1:{port}: connection refused$"):
         fetch_served_staple("127.0.0.1", port, timeout=2)
 

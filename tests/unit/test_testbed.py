@@ -16,36 +16,13 @@ from ocsp_staple import forge
 from ocsp_staple.certs import load_pair
 from ocsp_staple.live import fetch_served_staple
 
-from testbed.fleet import NGINX, Fleet, FleetError, sites_from_pki
+from testbed.fleet import NGINX, Fleet, FleetError, free_port_block, running_fleet, sites_from_pki
 from testbed.pki import DemoPki, write_demo_pki
 
 from ..conftest import REPO
 
 pytestmark = pytest.mark.node
 WALL_NOW = dt.datetime.now(dt.UTC)
-
-
-def free_ports(count: int) -> int:
-    """A base port with ``count`` consecutive free ports on 127.0.0.1 (bounded search)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count > 65535:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError(f"no {count} consecutive free ports found")
 
 
 @pytest.fixture(scope="module")
@@ -79,13 +56,8 @@ def test_demo_pki_is_reused_unless_the_url_changes(tmp_path: Path) -> None:
 def one_node(demo_pki: DemoPki, tmp_path: Path) -> Iterator[Fleet]:
     if not Path(NGINX).exists():
         pytest.skip(f"nginx not installed at {NGINX}")
-    fleet = Fleet(tmp_path / "fleet", nodes=1, base_port=free_ports(1), sites=sites_from_pki(demo_pki.directory))
-    fleet.create()
-    try:
-        fleet.start()
+    with running_fleet(tmp_path / "fleet", sites=sites_from_pki(demo_pki.directory)) as fleet:
         yield fleet
-    finally:
-        fleet.stop()
     assert not fleet.nodes[0].running()
 
 
@@ -139,7 +111,7 @@ def test_a_busy_port_fails_start_with_nginx_message(demo_pki: DemoPki, tmp_path:
 def test_cli_start_status_stop(demo_pki: DemoPki, tmp_path: Path) -> None:
     if not Path(NGINX).exists():
         pytest.skip(f"nginx not installed at {NGINX}")
-    base = free_ports(2)
+    base = free_port_block(2)
     root = tmp_path / "fleet"
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
