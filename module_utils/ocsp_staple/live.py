@@ -17,6 +17,7 @@ the whole exchange: the TCP connect and every wait of the handshake.
 from __future__ import annotations
 
 import contextlib
+import os
 import select
 import socket
 import time
@@ -158,7 +159,10 @@ def _handshake(
         except ssl.WantWriteError:
             wait_read = False
         except ssl.SysCallError as exc:
-            detail = "connection closed by the server" if exc.args and exc.args[0] in (-1, 0) else str(exc.args)
+            # (-1, 'Unexpected EOF') when the peer hangs up, else (errno, strerror).
+            closed = not exc.args or exc.args[0] in (-1, 0)
+            code = exc.args[0] if exc.args else 0
+            detail = "connection closed by the server" if closed else f"{os.strerror(code)} ({exc.args[-1]})"
             raise FetchError(f"{endpoint}: TLS handshake failed: {detail}") from None
         except ssl.Error as exc:
             raise FetchError(f"{endpoint}: TLS handshake failed: {_ssl_error_text(exc)}") from None

@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ocsp_staple import forge
@@ -98,26 +99,43 @@ def test_silent_server_times_out_within_the_bound() -> None:
         assert (dt.datetime.now(dt.UTC) - started).total_seconds() < 3
 
 
-def test_non_tls_server_is_a_handshake_failure() -> None:
+def _answer_http(conn: socket.socket) -> None:
+    conn.recv(4096)
+    conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\nnot TLS\r\n")
+
+
+def _hang_up(conn: socket.socket) -> None:
+    conn.recv(10)  # the rest of the ClientHello stays unread: closing sends a reset
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "detail"),
+    [
+        (_answer_http, r"TLS handshake failed: .+"),
+        (_hang_up, r"TLS handshake failed: (Connection reset by peer \(ECONNRESET\)|connection closed by the server)"),
+    ],
+    ids=["http-server", "hang-up"],
+)
+def test_broken_server_is_a_one_line_handshake_failure(behaviour: Any, detail: str) -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         port = listener.getsockname()[1]
 
-        def answer_http() -> None:
+        def serve_once() -> None:
             conn, _ = listener.accept()
             with conn:
                 conn.settimeout(2)
-                conn.recv(4096)
-                conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\nnot TLS\r\n")
+                behaviour(conn)
 
-        thread = threading.Thread(target=answer_http, daemon=True)
+        thread = threading.Thread(target=serve_once, daemon=True)
         thread.start()
         try:
-            with pytest.raises(FetchError, match=rf"^127\.0\.0\.1:{port}: TLS handshake failed: "):
+            with pytest.raises(FetchError, match=rf"^127\.0\.0\.1:{port}: {detail}$") as raised:
                 fetch_served_staple("127.0.0.1", port, timeout=3)
         finally:
             thread.join(timeout=5)
+        assert "\n" not in str(raised.value)
         assert not thread.is_alive()
 
 
