@@ -16,6 +16,8 @@ description:
   - Runs on the target with its own Python and C(cryptography) (36 or newer).
 version_added: "0.1.0"
 author: ocsp-stapling maintainers
+extends_documentation_fragment:
+  - ocsp_staple
 options:
   path:
     description: Staple file (DER OCSPResponse) on the target. Mutually exclusive with O(content).
@@ -23,26 +25,6 @@ options:
   content:
     description: The staple as base64-encoded DER. Mutually exclusive with O(path).
     type: str
-  certificate:
-    description:
-      - PEM file of the leaf certificate on the target. It may hold the chain, issuer second.
-    type: path
-    required: true
-  issuer:
-    description:
-      - PEM file of the issuer (CA) certificate. Optional when O(certificate) holds the chain.
-    type: path
-  name:
-    description: Name used in problem messages (default the leaf's subject).
-    type: str
-  min_remaining:
-    description: Least effective lifetime the staple must have left, as seconds or a duration like C(4h).
-    type: str
-    default: "4h"
-  clock_skew:
-    description: Tolerated clock difference for thisUpdate and signer notBefore (seconds or duration).
-    type: str
-    default: "5m"
 attributes:
   check_mode:
     support: full
