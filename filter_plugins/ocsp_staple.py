@@ -9,6 +9,8 @@ the package ``ocsp_staple`` from there: the same copy of the code the modules us
 - ``pem | ocsp_must_staple`` -> bool (TLS Feature status_request)
 - ``staple_b64 | ocsp_staple_verdict(cert_pem, issuer_pem=None, min_remaining='4h')`` -> the
   verdict dict of ``policy.validate`` (valid, problems, codes and every fact)
+- ``certificates | ocsp_stapling_plan(slurped_pems, store_certificates, enabled=, force_disable_must_staple=)``
+  -> ``{name: {stapled, reason}}`` from ``plan.plan`` (refuses unsafe configurations)
 
 A filter error is an ``AnsibleFilterError`` naming the filter and the input.
 """
@@ -28,7 +30,7 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _MODULE_UTILS not in sys.path:
     sys.path.insert(0, _MODULE_UTILS)
 
-from ocsp_staple import certs  # noqa: E402
+from ocsp_staple import certs, plan  # noqa: E402
 from ocsp_staple.durations import parse_duration  # noqa: E402
 from ocsp_staple.errors import OcspStapleError  # noqa: E402
 from ocsp_staple.policy import DEFAULT_CLOCK_SKEW, validate  # noqa: E402
@@ -99,6 +101,47 @@ def ocsp_staple_verdict(
     return verdict.as_dict()
 
 
+def ocsp_stapling_plan(
+    certificates: Any,
+    pem_results: Any,
+    store_certificates: Any,
+    *,
+    enabled: bool = True,
+    force_disable_must_staple: bool = False,
+) -> dict[str, Any]:
+    """Stapling on/off per certificate, with the reason (``plan.plan`` decides).
+
+    ``pem_results`` are the ``slurp`` results of the certificates (``item.name`` + base64
+    ``content``); ``store_certificates`` is ``ocsp_store_info``'s ``certificates`` (``frozen``).
+    Refuses, as an AnsibleFilterError, disabling a Must-Staple certificate without force and two
+    stapled certificates in one nginx server block.
+    """
+    filter_name = "ocsp_stapling_plan"
+    if not isinstance(certificates, list) or not isinstance(pem_results, list):
+        raise AnsibleFilterError(f"{filter_name}: expected lists of certificates and slurp results")
+    facts = {}
+    for result in pem_results:
+        name = result.get("item", {}).get("name")
+        try:
+            pem = base64.b64decode(result["content"])
+        except (KeyError, binascii.Error, ValueError) as exc:
+            raise AnsibleFilterError(
+                f"{filter_name}: certificate {name}: slurp result has no base64 content ({exc})"
+            ) from None
+        leaf = _leaf(pem, f"{filter_name}: certificate {name}")
+        facts[name] = {"ocsp_urls": certs.ocsp_urls(leaf), "must_staple": certs.is_must_staple(leaf)}
+    try:
+        return plan.plan(
+            certificates,
+            facts,
+            store_certificates or {},
+            enabled=bool(enabled),
+            force_disable_must_staple=bool(force_disable_must_staple),
+        )
+    except OcspStapleError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 def _now(value: str | _dt.datetime | None, filter_name: str) -> _dt.datetime:
     if value is None:
         return _dt.datetime.now(_dt.UTC)
@@ -117,11 +160,12 @@ def _now(value: str | _dt.datetime | None, filter_name: str) -> _dt.datetime:
 
 
 class FilterModule:
-    """ocsp_urls, ocsp_must_staple, ocsp_staple_verdict."""
+    """ocsp_urls, ocsp_must_staple, ocsp_staple_verdict, ocsp_stapling_plan."""
 
     def filters(self) -> dict[str, Any]:
         return {
             "ocsp_urls": ocsp_urls,
             "ocsp_must_staple": ocsp_must_staple,
             "ocsp_staple_verdict": ocsp_staple_verdict,
+            "ocsp_stapling_plan": ocsp_stapling_plan,
         }

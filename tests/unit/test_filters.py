@@ -37,7 +37,29 @@ def b64(data: bytes) -> str:
 
 
 def test_the_plugin_exports_its_filters() -> None:
-    assert set(FILTERS) == {"ocsp_urls", "ocsp_must_staple", "ocsp_staple_verdict"}
+    assert set(FILTERS) == {"ocsp_urls", "ocsp_must_staple", "ocsp_staple_verdict", "ocsp_stapling_plan"}
+
+
+def _slurped(name: str, pem: bytes) -> dict[str, Any]:
+    return {"item": {"name": name}, "content": b64(pem)}
+
+
+def test_plan_from_slurped_certificates(pki: Pki) -> None:
+    must = forge.make_leaf(pki.ca, "shop.example.org", now=NOW, must_staple=True)
+    bare = forge.make_leaf(pki.ca, "old.example.org", now=NOW, ocsp_url=None)
+    certs = [{"name": "www", "server_block": "www"}, {"name": "shop"}, {"name": "old"}]
+    pems = [_slurped("www", pki.leaf.pem), _slurped("shop", must.pem), _slurped("old", bare.pem)]
+    result = FILTERS["ocsp_stapling_plan"](certs, pems, {"old": {"frozen": True}})
+    assert {n: d["stapled"] for n, d in result.items()} == {"www": True, "shop": True, "old": True}
+    with pytest.raises(
+        AnsibleFilterError, match=r"^refusing to disable OCSP stapling for shop: the certificate is Must-Staple"
+    ):
+        FILTERS["ocsp_stapling_plan"](certs, pems, {}, enabled=False)
+    off = FILTERS["ocsp_stapling_plan"](certs, pems, {}, enabled=False, force_disable_must_staple=True)
+    assert not any(d["stapled"] for d in off.values())
+    assert (
+        FILTERS["ocsp_stapling_plan"](certs, pems, {})["old"]["reason"] == "the certificate has no OCSP responder URL"
+    )
 
 
 @pytest.mark.parametrize(

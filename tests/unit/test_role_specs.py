@@ -27,4 +27,6 @@ def test_specs_and_defaults_agree(entry_point: str) -> None:
         if name == "ocsp_stapling_certificates":
             assert spec["required"] is True
             continue
-        assert spec.get("default") == defaults[name], f"{name}: spec default {spec.get('default')!r} != {defaults[name]!r}"
+        assert spec.get("default") == defaults[name], (
+            f"{name}: spec default {spec.get('default')!r} != {defaults[name]!r}"
+        )
