@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The local demo fleet: a demo PKI, the fault-injecting test responder on 127.0.0.1:8880,
+# three nginx nodes on 127.0.0.1:8443-8445 (server name www.demo.test), then site.yml, then
+# what a TLS client sees on each node.  Usage: scripts/demo.sh start|stop|status
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO="$PWD"
+DEMO="$REPO/.tmp/demo"
+PY="$REPO/.venv/bin/python"
+RESPONDER_PORT="${DEMO_RESPONDER_PORT:-8880}"
+export ANSIBLE_CONFIG="$REPO/ansible.cfg"
+export PATH="$REPO/.venv/bin:$PATH"
+
+say() { printf '\n== %s\n' "$*"; }
+
+stop() {
+  if [ -f "$DEMO/fleet/fleet.json" ]; then "$PY" -m testbed.fleet stop --root "$DEMO/fleet" || true; fi
+  if [ -f "$DEMO/responder.pid" ]; then
+    pid="$(cat "$DEMO/responder.pid")"
+    if kill -0 "$pid" 2>/dev/null && grep -q test-responder "/proc/$pid/cmdline" 2>/dev/null; then
+      kill "$pid"
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$DEMO/responder.pid"
+    echo "demo: responder stopped"
+  fi
+}
+
+start_responder() {
+  mkdir -p "$DEMO"
+  [ -f "$DEMO/responder.json" ] || echo '{"fault": "good"}' > "$DEMO/responder.json"
+  nohup "$PY" -m ocsp_staple test-responder \
+    --ca-cert "$DEMO/pki/ca.pem" --ca-key "$DEMO/pki/ca.key" \
+    --signer-cert "$DEMO/pki/responder.pem" --signer-key "$DEMO/pki/responder.key" \
+    --port "$RESPONDER_PORT" --control "$DEMO/responder.json" \
+    >"$DEMO/responder.log" 2>&1 </dev/null &
+  echo $! > "$DEMO/responder.pid"
+  for _ in $(seq 100); do
+    if "$PY" - "$RESPONDER_PORT" <<'PYEOF' 2>/dev/null; then return 0; fi
+import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2).close()
+PYEOF
+    sleep 0.1
+  done
+  echo "demo: the test responder did not listen on 127.0.0.1:$RESPONDER_PORT (see $DEMO/responder.log)" >&2
+  exit 1
+}
+
+show() {
+  for port in 8443 8444 8445; do
+    echo "-- node on 127.0.0.1:$port (www.demo.test)"
+    ocsp-staple show --connect "127.0.0.1:$port" --servername www.demo.test || true
+  done
+}
+
+case "${1:-start}" in
+  start)
+    stop >/dev/null 2>&1 || true
+    say "demo PKI in $DEMO/pki"
+    "$PY" -m testbed.pki --dir "$DEMO/pki" --ocsp-url "http://127.0.0.1:$RESPONDER_PORT/"
+    say "test responder on http://127.0.0.1:$RESPONDER_PORT/ (control file $DEMO/responder.json)"
+    start_responder
+    say "three nginx nodes on 127.0.0.1:8443-8445"
+    "$PY" -m testbed.fleet start --root "$DEMO/fleet" --nodes 3 --base-port 8443 --pki "$DEMO/pki"
+    say "ansible-playbook -i inventories/demo site.yml"
+    ansible-playbook -i inventories/demo site.yml
+    say "what a TLS client sees"
+    show
+    printf '\nStop everything with: make demo-stop\n'
+    ;;
+  show) show ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|show|stop" >&2; exit 2 ;;
+esac
