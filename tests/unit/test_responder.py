@@ -73,7 +73,7 @@ def test_sha256_cert_ids_are_answered_in_kind(responder: TestResponder, pki: Pki
     verdict = validate(ask(responder.url, pki.pair.ocsp_request("sha256")), pki.pair, now=NOW)
     assert verdict.valid
     assert verdict.facts.cert_id is not None
-    assert verdict.facts.cert_id["hash_algorithm"] == "sha256"
+    assert verdict.facts.cert_id.hash_algorithm == "sha256"
 
 
 def test_a_delegated_signer_signs_when_given(pki: Pki) -> None:
