@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import threading
 import time
 import urllib.parse
@@ -122,7 +123,14 @@ class Fetcher:
                 from requests.adapters import HTTPAdapter
 
                 session = requests.Session()
-                session.trust_env = self.options.trust_env
+                # The environment (proxies, no_proxy, CA bundle) is read once per responder here rather
+                # than on every request: requests' per-request lookups cost more than the OCSP work.
+                session.trust_env = False
+                if self.options.trust_env:
+                    session.proxies = requests.utils.get_environ_proxies(url)
+                    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                    if bundle:
+                        session.verify = bundle
                 adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.options.pool_size, max_retries=0)
                 session.mount("http://", adapter)
                 session.mount("https://", adapter)
@@ -212,12 +220,15 @@ class Fetcher:
         cap = self.options.max_size
         chunks: list[bytes] = []
         size = 0
-        watchdog = threading.Timer(max(0.0, end - self._monotonic()), _shutdown, (response,))
-        watchdog.daemon = True
-        watchdog.start()
+        watchdog: threading.Timer | None = None
         raw = response.raw
         try:
             while True:
+                if chunks and watchdog is None:
+                    # The body did not come in one piece: from now on a timer guards the attempt's end.
+                    watchdog = threading.Timer(max(0.0, end - self._monotonic()), _shutdown, (response,))
+                    watchdog.daemon = True
+                    watchdog.start()
                 if self._monotonic() >= end:
                     return result("timeout", f"body not complete before the attempt's end ({size} bytes read)")
                 try:
@@ -233,7 +244,8 @@ class Fetcher:
                     return result("oversized", f"body exceeds the cap of {cap} bytes", http_status=200)
                 chunks.append(chunk)
         finally:
-            watchdog.cancel()
+            if watchdog is not None:
+                watchdog.cancel()
         return result("ok", f"HTTP 200, {size} bytes", body=b"".join(chunks), http_status=200)
 
 

@@ -37,7 +37,7 @@ from typing import Any
 from .certs import CertPair, iso, load_pair
 from .compat import require_aware
 from .durations import parse_duration
-from .errors import InputError, OcspStapleError
+from .errors import InputError, OcspStapleError, StoreError
 from .fetch import DEFAULT_MAX_SIZE, Fetcher, FetchOptions, check_url
 from .policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Verdict, human_duration, validate
 from .store import Store, check_name
@@ -338,11 +338,21 @@ class _Run:
     def now(self) -> _dt.datetime:
         return require_aware(self.clock(), "clock()")
 
-    def judge(self, data: bytes | None, pair: CertPair, name: str) -> Verdict | None:
+    def judge(
+        self, data: bytes | None, pair: CertPair, name: str, cache: dict[bytes, Verdict] | None = None
+    ) -> Verdict | None:
+        """policy.validate at the clock's time; ``cache`` spares judging the same bytes twice for one certificate."""
         if data is None:
             return None
+        if cache is not None and data in cache:
+            return cache[data]
         o = self.options
-        return validate(data, pair, now=self.now(), min_remaining=o.min_remaining, clock_skew=o.clock_skew, name=name)
+        verdict = validate(
+            data, pair, now=self.now(), min_remaining=o.min_remaining, clock_skew=o.clock_skew, name=name
+        )
+        if cache is not None:
+            cache[data] = verdict
+        return verdict
 
     def backoff(self, number: int) -> bool:
         """Sleep before attempt ``number`` (2, 3, ...); False when the deadline leaves no room."""
@@ -385,7 +395,8 @@ class _Run:
         pin = self.store.read_pin(name)
         result.frozen = pin is not None
         current = self.store.read_current(name)
-        current_verdict = self.judge(current, pair, name)
+        judged: dict[bytes, Verdict] = {}
+        current_verdict = self.judge(current, pair, name, judged)
         result.before = _times(current_verdict)
         if o.force:
             result.due = "forced"
@@ -418,6 +429,7 @@ class _Run:
                 if verdict.valid:
                     result.attempts.append(Attempt(number, stamp, url, "valid", "ok", verdict.summary(), [], facts))
                     candidates.append((verdict, fetched.body))
+                    judged[fetched.body] = verdict
                     if _full_lived(verdict):
                         break
                 else:
@@ -431,50 +443,57 @@ class _Run:
         if o.check_mode:
             replace = best is not None and pin is None and better(best[0], current_verdict) and best[1] != current
             after_bytes = best[1] if replace and best else current
-            state = self.store.read_state(name)
+            state = self._read_state(name, result)
         elif result.due is None:
             replace, after_bytes = False, current
-            state = self.store.read_state(name)
+            state = self._read_state(name, result)
         else:
             with self.store.lock(name, timeout=o.lock_timeout):
                 # Another run may have written meanwhile: the selection rule is applied to what is there now.
                 current = self.store.read_current(name)
-                locked_verdict = self.judge(current, pair, name)
+                locked_verdict = self.judge(current, pair, name, judged)
                 replace = best is not None and pin is None and better(best[0], locked_verdict) and best[1] != current
                 at = self.now()
-                for attempt, body, judged in rejected:
+                for attempt, body, rejected_verdict in rejected:
                     record = {"name": name, **attempt.as_dict()}
-                    if judged is not None:
-                        record["problems"] = [{"code": p.code, "message": p.message} for p in judged.problems]
+                    if rejected_verdict is not None:
+                        record["problems"] = [{"code": p.code, "message": p.message} for p in rejected_verdict.problems]
                     else:
                         record["problems"] = [{"code": attempt.reason, "message": attempt.message}]
                     self.store.quarantine(name, data=body, record=record, at=at, attempt=attempt.number)
                 if replace and best is not None:
                     self.store.write_current(name, best[1], this_update=best[0].facts.this_update)
                 after_bytes = best[1] if replace and best else current
-                state = self._state(name, result, after_bytes, pair, replaced=replace, at=at)
+                state = self._state(name, result, self.judge(after_bytes, pair, name, judged), replaced=replace, at=at)
                 self.store.write_state(name, state)
         result.state = state
         result.changed = bool(replace)
 
-        after_verdict = self.judge(after_bytes, pair, name)
+        after_verdict = self.judge(after_bytes, pair, name, judged)
         result.after = _times(after_verdict)
         deployed_verdict = after_verdict
         if pin is not None:
-            deployed_verdict = self.judge(pin.staple, pair, name)
+            deployed_verdict = self.judge(pin.staple, pair, name, judged)
         self._conclude(result, deployed_verdict, pin_missing=pin is not None and pin.staple is None)
+
+    def _read_state(self, name: str, result: CertResult) -> dict[str, Any]:
+        """state.json, or a fresh record with a warning when it is unreadable (it is not fsync'd)."""
+        try:
+            return self.store.read_state(name)
+        except StoreError as exc:
+            result.warnings.append(f"{name}: {exc}; starting a new state record")
+            return {}
 
     def _state(
         self,
         name: str,
         result: CertResult,
-        current: bytes | None,
-        pair: CertPair,
+        verdict: Verdict | None,
         *,
         replaced: bool,
         at: _dt.datetime,
     ) -> dict[str, Any]:
-        state = self.store.read_state(name)
+        state = self._read_state(name, result)
         failures = int(state.get("consecutive_failures", 0))
         for attempt in result.attempts:
             failures = 0 if attempt.outcome == "valid" else failures + 1
@@ -484,7 +503,6 @@ class _Run:
             last = result.attempts[-1]
             state["last_attempt_at"] = last.at
             state["last_outcome"] = last.reason
-        verdict = self.judge(current, pair, name)
         state.update(
             {
                 "name": name,

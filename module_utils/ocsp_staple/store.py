@@ -165,16 +165,31 @@ class Store:
 
     # -- writing (callers hold the lock) -----------------------------------------------------
     def write_current(self, name: str, data: bytes, *, this_update: _dt.datetime | None) -> None:
-        """Install ``data`` as current.der and keep a copy in history (bounded)."""
-        self.ensure(name)
-        self.add_history(name, data, this_update=this_update)
-        atomic_write(self.path(name, CURRENT), data, mode=FILE_MODE)
+        """Install ``data`` as current.der (atomically) and keep it in history (bounded)."""
+        current = os.path.join(self.ensure(name), CURRENT)
+        atomic_write(current, data, mode=FILE_MODE)
+        self.add_history(name, data, this_update=this_update, link_from=current)
 
-    def add_history(self, name: str, data: bytes, *, this_update: _dt.datetime | None) -> None:
+    def add_history(
+        self, name: str, data: bytes, *, this_update: _dt.datetime | None, link_from: str | None = None
+    ) -> None:
+        """Keep ``data`` in history: a hard link to ``link_from`` when given (no second copy), else a write."""
         when = stamp(this_update) if this_update else "unknown"
         entry = f"{when}-{hashlib.sha256(data).hexdigest()[:16]}.der"
         directory = os.path.join(self.ensure(name), HISTORY)
-        atomic_write(os.path.join(directory, entry), data, mode=FILE_MODE)
+        target = os.path.join(directory, entry)
+        linked = False
+        if link_from is not None and not os.path.exists(target):
+            try:
+                os.link(link_from, target)
+                linked = read_bytes(target) == data  # a concurrent writer may have replaced link_from
+            except OSError:
+                linked = False
+            if not linked:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(target)
+        if not linked and not os.path.exists(target):
+            atomic_write(target, data, mode=FILE_MODE)
         _prune(directory, self.history_keep, (".der",))
 
     def quarantine(
@@ -188,13 +203,15 @@ class Store:
         if data is not None:
             record["file"] = base + ".der"
             record["size"] = len(data)
-            atomic_write(os.path.join(directory, base + ".der"), data, mode=FILE_MODE)
-        atomic_write(os.path.join(directory, base + ".json"), _json(record), mode=FILE_MODE)
+            atomic_write(os.path.join(directory, base + ".der"), data, mode=FILE_MODE, durable=False)
+        atomic_write(os.path.join(directory, base + ".json"), _json(record), mode=FILE_MODE, durable=False)
         _prune(directory, self.quarantine_keep, (".json", ".der"))
         return base
 
     def write_state(self, name: str, state: dict[str, Any]) -> None:
-        atomic_write(os.path.join(self.ensure(name), STATE), _json({"version": STATE_VERSION, **state}), mode=FILE_MODE)
+        """state.json is a record, not a staple: atomic for readers, not fsync'd (a crash may lose the last run)."""
+        data = _json({"version": STATE_VERSION, **state})
+        atomic_write(os.path.join(self.ensure(name), STATE), data, mode=FILE_MODE, durable=False)
 
 
 def _read_object(path: str, what: str) -> dict[str, Any] | None:

@@ -444,3 +444,15 @@ def test_options_parse_durations_and_refuse_nonsense() -> None:
         dataclasses.replace(parsed, refresh_fraction=1.5)
     with pytest.raises(InputError, match="attempts"):
         RefreshOptions(attempts=0)
+
+
+def test_an_unreadable_state_record_is_started_afresh_with_a_warning(
+    spec: CertificateSpec, pki: Pki, tmp_path: Path
+) -> None:
+    seed(tmp_path, pki.response(this_update=NOW - dt.timedelta(days=5)))
+    (tmp_path / "www" / "state.json").write_text("")  # what a crash may leave: it is not fsync'd
+    result = refresh([spec], tmp_path)
+    cert = result.certificates[0]
+    assert (cert.action, cert.failed) == ("updated", False)
+    assert any("state.json: not JSON" in w for w in cert.warnings)
+    assert json.loads((tmp_path / "www" / "state.json").read_text())["last_outcome"] == "ok"
