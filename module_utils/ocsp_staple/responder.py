@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from . import forge
-from .certs import key_hash
+from .certs import key_hash, read_pem_file
 from .durations import parse_duration
 from .errors import InputError
 
@@ -502,14 +502,16 @@ class _Handler(BaseHTTPRequestHandler):
 def cmd_test_responder(args: argparse.Namespace) -> int:
     import signal
 
-    with open(args.ca_cert, "rb") as handle:
-        ca_cert = x509.load_pem_x509_certificate(handle.read())
-    ca_key = forge.load_key(args.ca_key) if args.ca_key else None
+    ca_cert = read_pem_file(args.ca_cert)[0]
     signer = None
-    if args.signer_cert or args.signer_key:
-        if not (args.signer_cert and args.signer_key):
-            raise InputError("test-responder: --signer-cert and --signer-key go together")
-        signer = forge.load_issued(args.signer_cert, args.signer_key)
+    if bool(args.signer_cert) != bool(args.signer_key):
+        raise InputError("test-responder: --signer-cert and --signer-key go together")
+    try:
+        ca_key = forge.load_key(args.ca_key) if args.ca_key else None
+        if args.signer_cert and args.signer_key:
+            signer = forge.load_issued(args.signer_cert, args.signer_key)
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(f"test-responder: cannot load a key or the signer certificate: {exc}") from None
     behaviour = Behaviour(
         fault=check_fault(args.fault),
         mix=parse_mix(args.mix) if args.mix else {},

@@ -187,3 +187,12 @@ def test_the_command_refuses_another_address(pki_dir: tuple[Pki, Path]) -> None:
     assert done.stderr.strip() == (
         "ocsp-staple test-responder: test responder: refusing to bind '0.0.0.0': it binds 127.0.0.1 only"
     )
+
+
+def test_every_fault_and_action_is_documented_in_store_md() -> None:
+    from ocsp_staple.refresh import ACTIONS
+    from ocsp_staple.responder import FAULTS
+
+    text = (REPO / "docs" / "STORE.md").read_text()
+    missing = [name for name in (*FAULTS, *ACTIONS) if f"`{name}`" not in text]
+    assert missing == []
