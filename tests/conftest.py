@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ sys.path.insert(0, str(REPO / "module_utils"))
 
 from ocsp_staple import forge  # noqa: E402
 from ocsp_staple.certs import CertPair, pair_from_certificates  # noqa: E402
+from ocsp_staple.responder import TestResponder  # noqa: E402
 
 #: A fixed "now" so no test depends on the wall clock.
 NOW = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -98,3 +101,26 @@ def pair_of(leaf: forge.Issued, ca: forge.Issued) -> CertPair:
 
 
 os.environ.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
+
+
+# --- the fault-injecting test responder (issue 3) -----------------------------------------
+
+
+@pytest.fixture
+def responder(pki: Pki) -> Iterator[TestResponder]:
+    """A TestResponder for ``pki``'s CA on 127.0.0.1:0 whose clock is the fixed NOW; stopped afterwards."""
+    server = TestResponder(pki.ca, clock=lambda: pki.now, hang=5.0, slow_interval=0.2)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def responder_stats(url: str) -> dict[str, Any]:
+    """GET /_stats of a running responder (what it has served)."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(url.rstrip("/") + "/_stats", timeout=5) as reply:
+        return json.loads(reply.read())  # type: ignore[no-any-return]

@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Core modules that add a subcommand through their ``register(subparsers)`` function.
 #: Each imports its heavy dependencies (requests, pyOpenSSL) inside its handler only.
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+SUBCOMMAND_MODULES: tuple[str, ...] = ("refresh", "responder")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

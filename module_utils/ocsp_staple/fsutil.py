@@ -34,12 +34,15 @@ def atomic_write(
     mode: int = 0o644,
     owner: int | None = None,
     group: int | None = None,
+    durable: bool = True,
 ) -> None:
     """Write ``data`` to ``path`` so readers see the old bytes or the new, never a mix.
 
     A temporary file in the same directory is written, fsync'd, given its mode and owner,
     then renamed over ``path``; the directory is fsync'd so the rename survives a crash.
     On any error the temporary file is removed and ``path`` is untouched.
+    ``durable=False`` skips both fsyncs: still atomic for readers, but a crash may lose the
+    write (for records such as the store's state.json, never for a staple).
     """
     directory = os.path.dirname(os.path.abspath(path))
     try:
@@ -55,7 +58,8 @@ def atomic_write(
             os.fchmod(fd, mode)
             if owner is not None or group is not None:
                 os.fchown(fd, -1 if owner is None else owner, -1 if group is None else group)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -64,7 +68,8 @@ def atomic_write(
             os.unlink(tmp)
         hint = " (no space left on device)" if exc.errno == errno.ENOSPC else ""
         raise StoreError(f"{path}: write failed, previous file kept: {exc.strerror or exc}{hint}") from None
-    fsync_dir(directory)
+    if durable:
+        fsync_dir(directory)
 
 
 def fsync_dir(directory: str) -> None:

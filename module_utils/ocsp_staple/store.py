@@ -1,0 +1,256 @@
+"""The central store (DESIGN.md, "The central store"; layout in docs/STORE.md).
+
+``<store>/<name>/``
+  ``current.der``   the known-good staple (changes only by the selection rule)
+  ``history/``      the last few good staples, ``<thisUpdate>-<sha256 prefix>.der``
+  ``quarantine/``   rejected answers: ``<stamp>.json`` (problems) + ``<stamp>.der`` (the bytes, if any)
+  ``state.json``    last attempt, outcomes, consecutive failures, facts of ``current.der``
+  ``pin.json``      present only while frozen, with the pinned staple it names
+  ``.lock``         flock held while a run writes this certificate
+
+Every file is written atomically (fsutil). Files are 0644, directories 0755: nothing in
+the store is secret, it never holds a private key. Readers (the node-side deploy, the
+monitoring check) may read without the lock: they see old or new bytes, never a mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .certs import iso
+from .errors import InputError, StoreError
+from .fsutil import atomic_write, locked, read_bytes
+
+FILE_MODE = 0o644
+DIR_MODE = 0o755
+CURRENT = "current.der"
+STATE = "state.json"
+PIN = "pin.json"
+PINNED_DEFAULT = "pinned.der"
+HISTORY = "history"
+QUARANTINE = "quarantine"
+LOCK = ".lock"
+DEFAULT_HISTORY_KEEP = 5
+DEFAULT_QUARANTINE_KEEP = 50
+STATE_VERSION = 1
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_name(name: object) -> str:
+    """A certificate name is one safe path component: ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}``, no ``..``."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        raise InputError(
+            f"certificate name {name!r}: must be 1-128 characters of A-Z a-z 0-9 . _ -, "
+            "start with a letter or digit and not contain '..'"
+        )
+    return name
+
+
+def stamp(value: _dt.datetime) -> str:
+    """``20150820T151200Z``: a sortable, path-safe UTC time."""
+    return value.astimezone(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A freeze: ``pin.json`` and the staple it pins (written by the freeze command)."""
+
+    name: str
+    staple_file: str
+    staple: bytes | None
+    record: dict[str, Any]
+
+
+class Store:
+    """One directory per certificate name under ``root``."""
+
+    def __init__(
+        self,
+        root: str,
+        *,
+        history_keep: int = DEFAULT_HISTORY_KEEP,
+        quarantine_keep: int = DEFAULT_QUARANTINE_KEEP,
+    ) -> None:
+        if not root:
+            raise InputError("store: a directory is required")
+        if history_keep < 1 or quarantine_keep < 1:
+            raise InputError(f"store {root}: history_keep and quarantine_keep must be at least 1")
+        self.root = os.path.abspath(root)
+        self.history_keep = history_keep
+        self.quarantine_keep = quarantine_keep
+
+    # -- paths -------------------------------------------------------------------------------
+    def path(self, name: str, *parts: str) -> str:
+        return os.path.join(self.root, check_name(name), *parts)
+
+    def ensure(self, name: str) -> str:
+        """Create the certificate's directories (0755) and return its directory."""
+        directory = self.path(name)
+        for sub in (self.root, directory, os.path.join(directory, HISTORY), os.path.join(directory, QUARANTINE)):
+            if os.path.isdir(sub):
+                continue
+            try:
+                os.makedirs(sub, mode=DIR_MODE, exist_ok=True)
+                os.chmod(sub, DIR_MODE)  # whatever the umask
+            except OSError as exc:
+                raise StoreError(f"store directory {sub}: cannot create: {exc.strerror or exc}") from None
+        return directory
+
+    @contextlib.contextmanager
+    def lock(self, name: str, *, timeout: float = 120.0) -> Iterator[None]:
+        """Exclusive lock of one certificate's directory (creates the directory)."""
+        directory = self.ensure(name)
+        with locked(os.path.join(directory, LOCK), timeout=timeout):
+            yield
+
+    # -- reading -----------------------------------------------------------------------------
+    def read_current(self, name: str) -> bytes | None:
+        return read_bytes(self.path(name, CURRENT))
+
+    def read_state(self, name: str) -> dict[str, Any]:
+        """state.json as a dict; ``{}`` when absent. A corrupt file is a StoreError naming it."""
+        return _read_object(self.path(name, STATE), "state file") or {}
+
+    def read_pin(self, name: str) -> Pin | None:
+        """The freeze of ``name``, or None when it is not frozen.
+
+        ``pin.json`` is a JSON object; its ``staple`` field names the pinned staple file in
+        the certificate's directory (default ``pinned.der``). The other fields (who, why,
+        when) are the freeze command's record and are returned as they are.
+        """
+        path = self.path(name, PIN)
+        record = _read_object(path, "pin file")
+        if record is None:
+            return None
+        staple_file = record.get("staple", PINNED_DEFAULT)
+        if not isinstance(staple_file, str) or not _FILE.fullmatch(staple_file) or ".." in staple_file:
+            raise StoreError(
+                f"pin file {path}: field 'staple' must be a file name in {self.path(name)}, got {staple_file!r}"
+            )
+        return Pin(name=name, staple_file=staple_file, staple=read_bytes(self.path(name, staple_file)), record=record)
+
+    def staple_to_deploy(self, name: str) -> bytes | None:
+        """What nodes get for ``name``: the pinned staple while frozen, else ``current.der``."""
+        pin = self.read_pin(name)
+        if pin is not None:
+            return pin.staple
+        return self.read_current(name)
+
+    def history(self, name: str) -> list[str]:
+        return _listing(self.path(name, HISTORY), ".der")
+
+    def quarantined(self, name: str) -> list[dict[str, Any]]:
+        """The quarantine records (oldest first), each with its ``file`` when bytes were kept."""
+        directory = self.path(name, QUARANTINE)
+        records = []
+        for entry in _listing(directory, ".json"):
+            data = read_bytes(os.path.join(directory, entry))
+            if data is None:
+                continue
+            try:
+                records.append(json.loads(data))
+            except ValueError:
+                continue
+        return records
+
+    # -- writing (callers hold the lock) -----------------------------------------------------
+    def write_current(self, name: str, data: bytes, *, this_update: _dt.datetime | None) -> None:
+        """Install ``data`` as current.der (atomically) and keep it in history (bounded)."""
+        current = os.path.join(self.ensure(name), CURRENT)
+        atomic_write(current, data, mode=FILE_MODE)
+        self.add_history(name, data, this_update=this_update, link_from=current)
+
+    def add_history(
+        self, name: str, data: bytes, *, this_update: _dt.datetime | None, link_from: str | None = None
+    ) -> None:
+        """Keep ``data`` in history: a hard link to ``link_from`` when given (no second copy), else a write."""
+        when = stamp(this_update) if this_update else "unknown"
+        entry = f"{when}-{hashlib.sha256(data).hexdigest()[:16]}.der"
+        directory = os.path.join(self.ensure(name), HISTORY)
+        target = os.path.join(directory, entry)
+        linked = False
+        if link_from is not None and not os.path.exists(target):
+            try:
+                os.link(link_from, target)
+                linked = read_bytes(target) == data  # a concurrent writer may have replaced link_from
+            except OSError:
+                linked = False
+            if not linked:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(target)
+        if not linked and not os.path.exists(target):
+            atomic_write(target, data, mode=FILE_MODE)
+        _prune(directory, self.history_keep, (".der",))
+
+    def quarantine(
+        self, name: str, *, data: bytes | None, record: dict[str, Any], at: _dt.datetime, attempt: int
+    ) -> str:
+        """Keep a rejected answer (bytes when any) with its record; returns the entry's base name."""
+        directory = os.path.join(self.ensure(name), QUARANTINE)
+        digest = hashlib.sha256(data).hexdigest()[:12] if data is not None else "nobody"
+        base = f"{stamp(at)}-{at.microsecond:06d}-{attempt:02d}-{digest}"
+        record = {**record, "at": iso(at), "attempt": attempt}
+        if data is not None:
+            record["file"] = base + ".der"
+            record["size"] = len(data)
+            atomic_write(os.path.join(directory, base + ".der"), data, mode=FILE_MODE, durable=False)
+        atomic_write(os.path.join(directory, base + ".json"), _json(record), mode=FILE_MODE, durable=False)
+        _prune(directory, self.quarantine_keep, (".json", ".der"))
+        return base
+
+    def write_state(self, name: str, state: dict[str, Any]) -> None:
+        """state.json is a record, not a staple: atomic for readers, not fsync'd (a crash may lose the last run)."""
+        data = _json({"version": STATE_VERSION, **state})
+        atomic_write(os.path.join(self.ensure(name), STATE), data, mode=FILE_MODE, durable=False)
+
+
+def _read_object(path: str, what: str) -> dict[str, Any] | None:
+    """A JSON object file, None when absent; anything else is a StoreError naming the file."""
+    data = read_bytes(path)
+    if data is None:
+        return None
+    try:
+        value = json.loads(data)
+    except ValueError as exc:
+        raise StoreError(f"{what} {path}: not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise StoreError(f"{what} {path}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _json(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _listing(directory: str, suffix: str) -> list[str]:
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise StoreError(f"store directory {directory}: cannot list: {exc.strerror or exc}") from None
+    return sorted(n for n in names if n.endswith(suffix) and not n.startswith("."))
+
+
+def _prune(directory: str, keep: int, suffixes: tuple[str, ...]) -> None:
+    """Keep the ``keep`` newest entries (by name, which starts with a UTC stamp); remove the rest."""
+    bases = sorted({n.rsplit(".", 1)[0] for s in suffixes for n in _listing(directory, s)})
+    for base in bases[: max(0, len(bases) - keep)]:
+        for suffix in suffixes:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(directory, base + suffix))
+
+
+def staple_to_deploy(root: str, name: str) -> bytes | None:
+    """The staple to hand to nodes for ``name`` in the store at ``root`` (pinned while frozen)."""
+    return Store(root).staple_to_deploy(name)

@@ -1,0 +1,80 @@
+"""The Prometheus textfile: parsed back with prometheus_client's own parser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from ocsp_staple.refresh import CertificateSpec, RefreshOptions, run
+from ocsp_staple.responder import TestResponder
+
+from ..conftest import NOW, Pki
+
+text_string_to_metric_families = pytest.importorskip("prometheus_client.parser").text_string_to_metric_families
+
+
+def samples(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(path.read_text()):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def epoch(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_metrics_describe_each_certificate(
+    pki: Pki, pki_files: dict[str, str], responder: TestResponder, tmp_path: Path
+) -> None:
+    metrics = tmp_path / "ocsp_staple.prom"
+    specs = [
+        CertificateSpec("www", pki_files["leaf"], pki_files["ca"], responder.url),
+        CertificateSpec("frozen", pki_files["leaf"], pki_files["ca"], responder.url),
+    ]
+    (tmp_path / "store" / "frozen").mkdir(parents=True)
+    (tmp_path / "store" / "frozen" / "pinned.der").write_bytes(pki.response())
+    (tmp_path / "store" / "frozen" / "pin.json").write_text("{}")
+    options = RefreshOptions(backoff=0.01, metrics_path=str(metrics))
+    first = run(specs, str(tmp_path / "store"), options, clock=lambda: NOW)
+    assert stat.S_IMODE(metrics.stat().st_mode) == 0o644
+    got = samples(metrics)
+    www = (("name", "www"),)
+    facts = first.certificates[0].facts
+    for key in ("this_update", "next_update", "signer_not_after", "expires_at"):
+        assert got[(f"ocsp_staple_{key}_timestamp_seconds", www)] == epoch(facts[key])
+    assert got[("ocsp_staple_valid", www)] == 1
+    assert got[("ocsp_staple_frozen", www)] == 0
+    assert got[("ocsp_staple_frozen", (("name", "frozen"),))] == 1
+    assert got[("ocsp_staple_consecutive_failures", www)] == 0
+    assert got[("ocsp_staple_last_attempt_outcome", (("name", "www"), ("reason", "ok")))] == 1
+    assert got[("ocsp_staple_last_success_timestamp_seconds", www)] == NOW.timestamp()
+    assert got[("ocsp_staple_refresh_timestamp_seconds", ())] == NOW.timestamp()
+
+    responder.configure(sequence=["try_later", "http_503"])
+    later = NOW + dt.timedelta(hours=1)
+    run(
+        specs[:1],
+        str(tmp_path / "store"),
+        RefreshOptions(backoff=0.01, metrics_path=str(metrics), force=True, attempts=2),
+        clock=lambda: later,
+    )
+    got = samples(metrics)
+    assert got[("ocsp_staple_consecutive_failures", www)] == 2
+    assert got[("ocsp_staple_last_attempt_outcome", (("name", "www"), ("reason", "http_503")))] == 1
+    assert ("ocsp_staple_last_attempt_outcome", (("name", "www"), ("reason", "ok"))) not in got
+    assert got[("ocsp_staple_last_success_timestamp_seconds", www)] == NOW.timestamp()
+    state = json.loads((tmp_path / "store" / "www" / "state.json").read_text())
+    assert state["consecutive_failures"] == 2
+
+
+def test_check_mode_writes_no_metrics(pki_files: dict[str, str], responder: TestResponder, tmp_path: Path) -> None:
+    metrics = tmp_path / "m.prom"
+    spec = CertificateSpec("www", pki_files["leaf"], pki_files["ca"], responder.url)
+    options = RefreshOptions(backoff=0.01, metrics_path=str(metrics), check_mode=True)
+    run([spec], str(tmp_path / "store"), options, clock=lambda: NOW)
+    assert not metrics.exists()
