@@ -84,9 +84,12 @@ options:
     type: str
     default: "4h"
   critical_remaining:
-    description: Fail the task when the staple a certificate deploys has less than this left.
+    description:
+      - Fail the task when the staple a certificate deploys has less than this left.
+      - The default 6h trips for a 12-hour responder only when the refresh at half-life failed,
+        and for a 7-day responder long after warnings in state.json and the metrics.
     type: str
-    default: "12h"
+    default: "6h"
   clock_skew:
     description: Tolerated clock difference for thisUpdate and the signer's notBefore.
     type: str
@@ -227,7 +230,7 @@ def main() -> None:
             "deadline": {"type": "str", "default": "120s"},
             "concurrency": {"type": "int", "default": 10},
             "min_remaining": {"type": "str", "default": "4h"},
-            "critical_remaining": {"type": "str", "default": "12h"},
+            "critical_remaining": {"type": "str", "default": "6h"},
             "clock_skew": {"type": "str", "default": "5m"},
             "proxy": {"type": "str"},
             "metrics_path": {"type": "path"},

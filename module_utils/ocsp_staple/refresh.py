@@ -43,7 +43,7 @@ from .policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Verdict, human_du
 from .store import Store, check_name
 
 ACTIONS = ("updated", "kept", "frozen", "not_applicable", "failed")
-DEFAULT_CRITICAL_REMAINING = 12 * 3600
+DEFAULT_CRITICAL_REMAINING = 6 * 3600
 DIFF_KEYS = ("this_update", "next_update", "expires_at")
 
 Clock = Callable[[], _dt.datetime]
@@ -697,7 +697,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--deadline", help="overall deadline of the run (default 120s)")
     parser.add_argument("--concurrency", type=int, help="certificates refreshed at once (default 10)")
     parser.add_argument("--min-remaining", help="least effective lifetime of a valid staple (default 4h)")
-    parser.add_argument("--critical-remaining", help="fail below this remaining life (default 12h)")
+    parser.add_argument("--critical-remaining", help="fail below this remaining life (default 6h)")
     parser.add_argument("--clock-skew", help="tolerated clock difference (default 5m)")
     parser.add_argument("--proxy", help="HTTP(S) proxy URL (the *_proxy environment is used otherwise)")
     parser.add_argument("--metrics-path", help="write a Prometheus textfile here")

@@ -254,3 +254,38 @@ def _prune(directory: str, keep: int, suffixes: tuple[str, ...]) -> None:
 def staple_to_deploy(root: str, name: str) -> bytes | None:
     """The staple to hand to nodes for ``name`` in the store at ``root`` (pinned while frozen)."""
     return Store(root).staple_to_deploy(name)
+
+
+def names(root: str) -> list[str]:
+    """The certificate names that have a directory in the store (sorted)."""
+    try:
+        entries = os.listdir(root)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise StoreError(f"store {root}: cannot list: {exc.strerror or exc}") from None
+    return sorted(e for e in entries if _NAME.fullmatch(e) and ".." not in e and os.path.isdir(os.path.join(root, e)))
+
+
+def deploy_view(root: str, name: str) -> dict[str, Any]:
+    """What the rollout and operators need to know of one certificate in the store.
+
+    ``staple`` (bytes or None) is what nodes get: the pinned staple while frozen, else
+    ``current.der``; ``source`` says which. The rest comes from state.json and pin.json.
+    """
+    store = Store(root)
+    check_name(name)
+    pin = store.read_pin(name)
+    staple = pin.staple if pin is not None else store.read_current(name)
+    state = store.read_state(name)
+    return {
+        "name": name,
+        "staple": staple,
+        "source": ("pin" if pin is not None else "current") if staple is not None else None,
+        "frozen": pin is not None,
+        "pin": pin.record if pin is not None else None,
+        "last_outcome": state.get("last_outcome"),
+        "last_attempt_at": state.get("last_attempt_at"),
+        "last_success_at": state.get("last_success_at"),
+        "consecutive_failures": int(state.get("consecutive_failures", 0)),
+    }

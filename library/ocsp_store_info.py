@@ -1,0 +1,110 @@
+#!/usr/bin/python
+"""Ansible module ocsp_store_info: what the central store would hand to the nodes."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ocsp_store_info
+short_description: Read the staples to deploy and their freeze state from the central OCSP store
+description:
+  - Reads the central store that M(ocsp_response) fills, on the central host, and returns per
+    certificate the staple the nodes must get (base64 DER) - the pinned staple while the
+    certificate is frozen, else C(current.der) - with the freeze record and the last fetch outcome.
+  - Changes nothing. The node-side M(ocsp_staple) re-validates whatever it is given.
+version_added: "0.1.0"
+author: ocsp-stapling maintainers
+options:
+  store:
+    description: The central store directory.
+    type: path
+    required: true
+  names:
+    description: Certificate names to read; default every certificate directory in the store.
+    type: list
+    elements: str
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; it runs the same in check mode.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+seealso:
+  - module: ocsp_response
+  - module: ocsp_staple
+"""
+
+EXAMPLES = r"""
+- name: Read what the nodes should serve
+  ocsp_store_info:
+    store: /var/lib/ocsp-stapling
+    names: [www.example.org]
+  delegate_to: "{{ ocsp_stapling_central_host }}"
+  run_once: true
+  register: __store
+"""
+
+RETURN = r"""
+certificates:
+  description: Per certificate name.
+  returned: always
+  type: dict
+  contains:
+    staple:
+      description: Base64 DER of the staple to deploy; null when the store has none.
+      type: str
+    source:
+      description: C(pin) while frozen, C(current) otherwise, null without a staple.
+      type: str
+    frozen:
+      description: True while a pin exists.
+      type: bool
+    pin:
+      description: The freeze record (who, when, why, pinned staple facts) while frozen.
+      type: dict
+    last_outcome:
+      description: Reason code of the last fetch attempt (valid, try_later, http_503, ...).
+      type: str
+    last_attempt_at:
+      description: Time of the last fetch attempt.
+      type: str
+    last_success_at:
+      description: Time of the last valid answer.
+      type: str
+    consecutive_failures:
+      description: Rejected or failed attempts since the last valid answer.
+      type: int
+"""
+
+import base64
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.ocsp_staple.errors import OcspStapleError
+from ansible.module_utils.ocsp_staple.store import deploy_view, names
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "store": {"type": "path", "required": True},
+            "names": {"type": "list", "elements": "str"},
+        },
+        supports_check_mode=True,
+    )
+    root = module.params["store"]
+    out = {}
+    try:
+        for name in module.params["names"] if module.params["names"] is not None else names(root):
+            view = deploy_view(root, name)
+            staple = view.pop("staple")
+            view["staple"] = base64.b64encode(staple).decode() if staple is not None else None
+            out[name] = view
+    except OcspStapleError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, certificates=out)
+
+
+if __name__ == "__main__":
+    main()
