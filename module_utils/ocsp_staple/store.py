@@ -232,14 +232,18 @@ def _json(value: Any) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
 
 
-def _listing(directory: str, suffix: str) -> list[str]:
+def _entries(directory: str) -> list[str]:
+    """The names in ``directory`` ([] when it does not exist; other errors name it)."""
     try:
-        names = os.listdir(directory)
+        return os.listdir(directory)
     except FileNotFoundError:
         return []
     except OSError as exc:
         raise StoreError(f"store directory {directory}: cannot list: {exc.strerror or exc}") from None
-    return sorted(n for n in names if n.endswith(suffix) and not n.startswith("."))
+
+
+def _listing(directory: str, suffix: str) -> list[str]:
+    return sorted(n for n in _entries(directory) if n.endswith(suffix) and not n.startswith("."))
 
 
 def _prune(directory: str, keep: int, suffixes: tuple[str, ...]) -> None:
@@ -258,13 +262,9 @@ def staple_to_deploy(root: str, name: str) -> bytes | None:
 
 def names(root: str) -> list[str]:
     """The certificate names that have a directory in the store (sorted)."""
-    try:
-        entries = os.listdir(root)
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise StoreError(f"store {root}: cannot list: {exc.strerror or exc}") from None
-    return sorted(e for e in entries if _NAME.fullmatch(e) and ".." not in e and os.path.isdir(os.path.join(root, e)))
+    return sorted(
+        e for e in _entries(root) if _NAME.fullmatch(e) and ".." not in e and os.path.isdir(os.path.join(root, e))
+    )
 
 
 def deploy_view(root: str, name: str) -> dict[str, Any]:
