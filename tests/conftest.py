@@ -19,8 +19,13 @@ from ocsp_staple import forge  # noqa: E402
 from ocsp_staple.certs import CertPair, pair_from_certificates  # noqa: E402
 from ocsp_staple.responder import TestResponder  # noqa: E402
 
+from testbed.fleet import NGINX, Fleet, running_fleet, sites_from_pki  # noqa: E402
+from testbed.pki import DemoPki, write_demo_pki  # noqa: E402
+
 #: A fixed "now" so no test depends on the wall clock.
 NOW = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
+#: The wall clock at session start: for material that nginx and Ansible modules judge on their own clock.
+WALL_NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 @dataclass
@@ -94,6 +99,22 @@ def rsa_pki() -> Pki:
 @pytest.fixture
 def pki_files(pki: Pki, tmp_path: Path) -> dict[str, str]:
     return pki.write_files(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
+    """The testbed's demo PKI (www / must-staple / no-ocsp leaves), issued a day before WALL_NOW."""
+    return write_demo_pki(tmp_path_factory.mktemp("pki"), now=WALL_NOW - dt.timedelta(days=1))
+
+
+@pytest.fixture(scope="module")
+def demo_fleet(demo_pki: DemoPki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """One real nginx node on 127.0.0.1 serving every demo leaf by SNI; stopped when the module ends."""
+    if not os.path.exists(NGINX):
+        pytest.skip(f"nginx not installed at {NGINX}")
+    with running_fleet(tmp_path_factory.mktemp("fleet"), sites=sites_from_pki(demo_pki.directory)) as fleet:
+        yield fleet
+    assert not fleet.nodes[0].running()
 
 
 def pair_of(leaf: forge.Issued, ca: forge.Issued) -> CertPair:

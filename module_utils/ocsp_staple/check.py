@@ -7,7 +7,12 @@ always has more than 50 % of its window left, so WARNING at 40 % means about one
 refresh cycle (7 d: 2 d 19 h left; 12 h: 4 h 48 min left) and CRITICAL at 20 % means the
 fleet is running on borrowed time (7 d: 1 d 9 h; 12 h: 2 h 24 min). Independently, any
 staple the policy rejects — including one with less than ``min_remaining`` (4 h) left or a
-signer that expires within it — is CRITICAL.
+signer that expires within it — is CRITICAL (for a 12-hour window that limit comes before
+the 20 % one).
+
+Live mode (:func:`judge_served`): no staple served is CRITICAL (stapling is expected
+wherever the check runs), served bytes that differ from the deployed file are CRITICAL
+(a failed or missing reload), then the same thresholds. docs/MONITORING.md has the rest.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 from .certs import iso
 from .durations import Threshold
 from .policy import Verdict, human_duration
+from .served import ServedReport
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 STATE_NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
@@ -80,3 +86,23 @@ def judge(
     if remaining < warn_s:
         return CheckResult(WARNING, closest_limit(verdict, name) + f" - below warning {human_duration(warn_s)}", perf)
     return CheckResult(OK, closest_limit(verdict, name), perf)
+
+
+def judge_served(
+    report: ServedReport, *, warning: Threshold = DEFAULT_WARNING, critical: Threshold = DEFAULT_CRITICAL
+) -> CheckResult:
+    """A live endpoint: no staple and served bytes that are not the deployed file are CRITICAL, then :func:`judge`.
+
+    Stapling is expected wherever this check runs, so serving nothing is CRITICAL (a client
+    that hard-fails - Must-Staple - rejects the site; others fall back to asking the CA).
+    """
+    if report.verdict is None:
+        deployed = f"; {report.expect_file} is deployed" if report.file_exists else ""
+        return CheckResult(CRITICAL, f"{report.where} serves no staple (stapling expected){deployed}")
+    result = judge(report.verdict, name=report.where, warning=warning, critical=critical)
+    mismatch = report.mismatch()
+    if mismatch:
+        return CheckResult(CRITICAL, mismatch, result.perfdata)
+    if result.state != OK:
+        result.message += report.wrong_certificate()
+    return result

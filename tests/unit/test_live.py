@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,26 +13,12 @@ from ocsp_staple.errors import FetchError
 from ocsp_staple.live import fetch_served_staple, parse_endpoint
 from ocsp_staple.policy import validate
 
-from testbed.fleet import NGINX, Fleet, free_port_block, running_fleet, sites_from_pki
-from testbed.pki import DemoPki, write_demo_pki
+from testbed.fleet import Fleet, free_port_block
+from testbed.pki import DemoPki
+
+from ..conftest import WALL_NOW
 
 pytestmark = [pytest.mark.node]
-
-WALL_NOW = dt.datetime.now(dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
-    return write_demo_pki(tmp_path_factory.mktemp("pki"), now=WALL_NOW)
-
-
-@pytest.fixture(scope="module")
-def node(demo_pki: DemoPki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    if not Path(NGINX).exists():
-        pytest.skip(f"nginx not installed at {NGINX}")
-    with running_fleet(tmp_path_factory.mktemp("fleet"), sites=sites_from_pki(demo_pki.directory)) as fleet:
-        yield fleet
-    assert not fleet.nodes[0].running()
 
 
 def staple_for(demo_pki: DemoPki, name: str) -> bytes:
@@ -48,8 +32,8 @@ def staple_for(demo_pki: DemoPki, name: str) -> bytes:
 
 
 @pytest.mark.integration
-def test_client_returns_exactly_the_served_staple_file(node: Fleet, demo_pki: DemoPki) -> None:
-    nginx = node.nodes[0]
+def test_client_returns_exactly_the_served_staple_file(demo_fleet: Fleet, demo_pki: DemoPki) -> None:
+    nginx = demo_fleet.nodes[0]
     staple = staple_for(demo_pki, "www.demo.test")
     nginx.set_stapling("www.demo.test", staple)
     nginx.reload()
@@ -61,8 +45,8 @@ def test_client_returns_exactly_the_served_staple_file(node: Fleet, demo_pki: De
 
 
 @pytest.mark.integration
-def test_sni_selects_the_certificate_and_its_own_staple(node: Fleet, demo_pki: DemoPki) -> None:
-    nginx = node.nodes[0]
+def test_sni_selects_the_certificate_and_its_own_staple(demo_fleet: Fleet, demo_pki: DemoPki) -> None:
+    nginx = demo_fleet.nodes[0]
     must = staple_for(demo_pki, "must-staple.demo.test")
     nginx.set_stapling("must-staple.demo.test", must)
     nginx.reload()
@@ -73,8 +57,8 @@ def test_sni_selects_the_certificate_and_its_own_staple(node: Fleet, demo_pki: D
 
 
 @pytest.mark.integration
-def test_stapling_off_serves_no_staple(node: Fleet, demo_pki: DemoPki) -> None:
-    nginx = node.nodes[0]
+def test_stapling_off_serves_no_staple(demo_fleet: Fleet, demo_pki: DemoPki) -> None:
+    nginx = demo_fleet.nodes[0]
     nginx.set_stapling("no-ocsp.demo.test", None)
     nginx.reload()
     served = fetch_served_staple(nginx.host, nginx.port, servername="no-ocsp.demo.test", timeout=5)

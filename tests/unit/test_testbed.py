@@ -19,15 +19,9 @@ from ocsp_staple.live import fetch_served_staple
 from testbed.fleet import NGINX, Fleet, FleetError, free_port_block, running_fleet, sites_from_pki
 from testbed.pki import DemoPki, write_demo_pki
 
-from ..conftest import REPO
+from ..conftest import REPO, WALL_NOW
 
 pytestmark = pytest.mark.node
-WALL_NOW = dt.datetime.now(dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
-    return write_demo_pki(tmp_path_factory.mktemp("pki"), now=WALL_NOW)
 
 
 def test_demo_pki_has_the_three_kinds_of_leaf(demo_pki: DemoPki) -> None:
