@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
@@ -68,18 +67,3 @@ def test_bad_name_and_corrupt_pin_are_one_line_errors(tmp_path: Path) -> None:
     (d / "pin.json").write_text("{not json")
     with pytest.raises(StoreError, match=r"^pin file .*/www/pin.json: not JSON"):
         deploy_view(str(tmp_path), "www")
-
-
-@pytest.mark.integration
-def test_ocsp_store_info_module(pki: Pki, tmp_path: Path) -> None:
-    from ..ansible_run import NODE_PYTHON, adhoc
-
-    d = _cert_dir(tmp_path, "www")
-    (d / "current.der").write_bytes(b"\x30\x03\x0a\x01\x03")
-    rc, result = adhoc("ocsp_store_info", {"store": str(tmp_path)}, python=NODE_PYTHON)
-    assert rc == 0
-    assert result["changed"] is False
-    assert base64.b64decode(result["certificates"]["www"]["staple"]) == b"\x30\x03\x0a\x01\x03"
-    rc, result = adhoc("ocsp_store_info", {"store": str(tmp_path), "names": ["a/b"]})
-    assert rc != 0
-    assert result["msg"].startswith("certificate name 'a/b': must be")
