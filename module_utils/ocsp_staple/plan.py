@@ -70,7 +70,7 @@ def plan(
     holds ``frozen``. A certificate entry's own ``enabled`` ANDs with the global switch.
     """
     out: dict[str, dict[str, Any]] = {}
-    blocks: dict[str, str] = {}
+    blocks: dict[str, list[str]] = {}
     for cert in certificates:
         name = str(cert["name"])
         if name in out:
@@ -85,13 +85,15 @@ def plan(
             force_disable_must_staple=force_disable_must_staple,
         )
         out[name] = decision.as_dict()
-        block = cert.get("server_block")
-        if decision.stapled and block:
-            if str(block) in blocks:
-                raise InputError(
-                    f"nginx server block {block!r} holds stapled certificates {blocks[str(block)]} and {name}: "
-                    "nginx applies one ssl_stapling_file to every certificate of a server {} block, so one of them "
-                    "would be served the other's staple; give each its own server block (docs/DUAL_CERTIFICATES.md)"
-                )
-            blocks[str(block)] = name
+        if cert.get("server_block"):
+            blocks.setdefault(str(cert["server_block"]), []).append(name)
+    for block, members in blocks.items():
+        stapled = [m for m in members if out[m]["stapled"]]
+        if len(members) > 1 and stapled:
+            raise InputError(
+                f"nginx server block {block!r} holds certificates {' and '.join(members)} and staples "
+                f"{' and '.join(stapled)}: nginx applies one ssl_stapling_file to every certificate of a "
+                "server {} block, so the others would be served a staple for the wrong certificate; "
+                "give each certificate its own server block (docs/DUAL_CERTIFICATES.md)"
+            )
     return out

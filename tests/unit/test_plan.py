@@ -72,13 +72,23 @@ def test_plan_global_and_per_certificate_switches() -> None:
 
 def test_plan_refuses_two_stapled_certificates_in_one_server_block() -> None:
     certs = [{"name": "www-rsa", "server_block": "www"}, {"name": "www-ecdsa", "server_block": "www"}]
-    with pytest.raises(InputError, match=r"nginx server block 'www' holds stapled certificates www-rsa and www-ecdsa"):
+    with pytest.raises(
+        InputError,
+        match=r"^nginx server block 'www' holds certificates www-rsa and www-ecdsa and staples www-rsa and www-ecdsa: ",
+    ):
         plan(certs, {"www-rsa": URL, "www-ecdsa": URL}, {})
 
 
-def test_plan_allows_a_second_certificate_in_a_block_when_it_is_not_stapled() -> None:
+def test_plan_refuses_a_block_where_one_certificate_is_stapled_and_the_other_would_get_its_staple() -> None:
     certs = [{"name": "www-rsa", "server_block": "www"}, {"name": "www-ecdsa", "server_block": "www", "enabled": False}]
-    assert plan(certs, {"www-rsa": URL, "www-ecdsa": URL}, {})["www-rsa"]["stapled"] is True
+    with pytest.raises(InputError, match=r"and staples www-rsa: .* served a staple for the wrong certificate"):
+        plan(certs, {"www-rsa": URL, "www-ecdsa": URL}, {})
+
+
+def test_plan_allows_a_shared_block_when_nothing_in_it_is_stapled() -> None:
+    certs = [{"name": "a", "server_block": "www"}, {"name": "b", "server_block": "www"}]
+    result = plan(certs, {"a": URL, "b": URL}, {}, enabled=False)
+    assert [d["stapled"] for d in result.values()] == [False, False]
 
 
 def test_plan_refuses_duplicate_names() -> None:
