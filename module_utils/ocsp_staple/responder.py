@@ -186,6 +186,13 @@ class _Server(ThreadingHTTPServer):
         self.responder.track(request, False)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (its timeout during a hang or a slow body) resets the connection:
+        # that is the fault working as intended, not an error worth a traceback on stderr.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class TestResponder:
     """The responder, in-process (``start()``/``stop()``/``url``) or behind ``ocsp-staple test-responder``."""
