@@ -6,7 +6,6 @@ Used by the central store and by the node-side install alike (one copy).
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import tempfile
@@ -66,8 +65,7 @@ def atomic_write(
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        hint = " (no space left on device)" if exc.errno == errno.ENOSPC else ""
-        raise StoreError(f"{path}: write failed, previous file kept: {exc.strerror or exc}{hint}") from None
+        raise StoreError(f"{path}: write failed, previous file kept: {exc.strerror or exc}") from None
     if durable:
         fsync_dir(directory)
 
