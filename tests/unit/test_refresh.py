@@ -387,17 +387,6 @@ def test_two_concurrent_runs_leave_a_consistent_store(
     assert len(outcomes) == 2
     for spec_ in specs:
         directory = tmp_path / spec_.name
-        current = (directory / "current.der").read_bytes()
-        verdict = validate(current, pki.pair, now=NOW)
-        assert verdict.valid
-        state = json.loads((directory / "state.json").read_text())
-        assert state["current"]["expires_at"] == iso(verdict.facts.expires_at)
-        assert current in [p.read_bytes() for p in (directory / "history").iterdir()]
-        for record in (directory / "quarantine").glob("*.json"):
-            data = json.loads(record.read_text())
-            if "file" in data:
-                assert (directory / "quarantine" / data["file"]).exists()
-        assert not list(directory.rglob("*.tmp"))
         best = max(
             (
                 a.facts["expires_at"]
@@ -409,7 +398,23 @@ def test_two_concurrent_runs_leave_a_consistent_store(
             ),
             default=None,
         )
-        assert best is None or iso(verdict.facts.expires_at) == best
+        if best is None:
+            # Eight bad answers in a row happen (about 1 run in 40 over six certificates): nothing is stored.
+            assert not (directory / "current.der").exists()
+            assert all(c.failed for o in outcomes for c in o.certificates if c.name == spec_.name)
+            continue
+        current = (directory / "current.der").read_bytes()
+        verdict = validate(current, pki.pair, now=NOW)
+        assert verdict.valid
+        state = json.loads((directory / "state.json").read_text())
+        assert state["current"]["expires_at"] == iso(verdict.facts.expires_at)
+        assert current in [p.read_bytes() for p in (directory / "history").iterdir()]
+        for record in (directory / "quarantine").glob("*.json"):
+            data = json.loads(record.read_text())
+            if "file" in data:
+                assert (directory / "quarantine" / data["file"]).exists()
+        assert not list(directory.rglob("*.tmp"))
+        assert iso(verdict.facts.expires_at) == best
 
 
 # -- the command ------------------------------------------------------------------------------
