@@ -18,7 +18,8 @@ For each certificate (docs/STORE.md has the rules in prose):
   certificate's ``current.der`` never changes.
 * **failure rule**: a certificate fails when the staple it deploys (the pinned one while
   frozen) is missing or invalid, or has less than ``critical_remaining`` left, or when it
-  is Must-Staple without an OCSP URL. Without an OCSP URL otherwise it is not applicable.
+  is Must-Staple without an OCSP URL, or when the certificate has expired (no request is
+  sent). Without an OCSP URL otherwise it is not applicable.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .certs import CertPair, iso, load_pair
+from .certs import CertPair, iso, load_pair, not_after
 from .compat import require_aware
 from .durations import parse_duration
-from .errors import InputError, OcspStapleError, StoreError
+from .errors import CertificateError, InputError, OcspStapleError, StoreError
 from .fetch import DEFAULT_MAX_SIZE, Fetcher, FetchOptions, check_url
 from .policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Verdict, human_duration, validate
 from .store import Store, check_name
@@ -377,6 +378,13 @@ class _Run:
         o = self.options
         name = spec.name
         pair = load_pair(spec.certificate, spec.issuer)
+        expired = not_after(pair.leaf)
+        if expired <= self.now():
+            # A staple cannot help an expired certificate: clients reject the certificate itself.
+            raise CertificateError(
+                f"certificate file {spec.certificate}: {pair.subject} expired {iso(expired)}: "
+                "renew it, nothing to staple"
+            )
         result.must_staple = pair.must_staple
         url = spec.responder_url or (pair.ocsp_urls[0] if pair.ocsp_urls else None)
         result.url = url

@@ -461,3 +461,21 @@ def test_an_unreadable_state_record_is_started_afresh_with_a_warning(
     assert (cert.action, cert.failed) == ("updated", False)
     assert any("state.json: not JSON" in w for w in cert.warnings)
     assert json.loads((tmp_path / "www" / "state.json").read_text())["last_outcome"] == "ok"
+
+
+def test_an_expired_certificate_fails_without_a_request_and_keeps_the_store(
+    pki: Pki, responder: TestResponder, tmp_path: Path
+) -> None:
+    leaf = forge.make_leaf(pki.ca, "old.example.org", now=NOW, not_after=NOW - dt.timedelta(hours=1))
+    (tmp_path / "old.pem").write_bytes(leaf.pem + pki.ca.pem)
+    previous = pki.response()
+    seed(tmp_path / "store", previous, name="old")
+    spec = CertificateSpec("old", str(tmp_path / "old.pem"), None, responder.url)
+    cert = refresh([spec], tmp_path / "store", force=True).certificates[0]
+    assert (cert.action, cert.failed) == ("failed", True)
+    assert cert.message == (
+        f"old: certificate file {tmp_path / 'old.pem'}: CN=old.example.org expired 2026-03-01T11:00:00Z: "
+        "renew it, nothing to staple"
+    )
+    assert requests_served(responder) == 0
+    assert (tmp_path / "store" / "old" / "current.der").read_bytes() == previous
