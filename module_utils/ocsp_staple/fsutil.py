@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -80,16 +81,19 @@ def fsync_dir(directory: str) -> None:
 
 
 @contextlib.contextmanager
-def locked(path: str, *, timeout: float = 60.0) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if needed) for the block.
+def locked(path: str, *, timeout: float = 60.0, mode: int = 0o644) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created with ``mode`` whatever the umask) for the block.
 
     Waits at most ``timeout`` seconds (polling, bounded), then raises StoreError naming
     the lock file, so two runs never interleave and neither hangs forever.
     """
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
     except OSError as exc:
         raise StoreError(f"lock {path}: cannot open: {exc.strerror or exc}") from None
+    with contextlib.suppress(OSError):  # another user's lock file keeps its mode
+        if stat.S_IMODE(os.fstat(fd).st_mode) != mode:
+            os.fchmod(fd, mode)
     try:
         deadline = time.monotonic() + timeout
         while True:
