@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +147,28 @@ def responder_stats(url: str) -> dict[str, Any]:
 
     with urllib.request.urlopen(url.rstrip("/") + "/_stats", timeout=5) as reply:
         return json.loads(reply.read())  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def redirector(responder: TestResponder) -> Iterator[str]:
+    """A server on 127.0.0.1 that answers every request with 307 to the responder."""
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", responder.url)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

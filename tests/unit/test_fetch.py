@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from ocsp_staple.errors import InputError
@@ -115,31 +113,6 @@ def test_a_refused_connection_is_a_connection_error(pki: Pki, fetcher: Fetcher) 
     result = fetcher.fetch(f"http://127.0.0.1:{port}/", pki.pair.ocsp_request())
     assert result.reason == "connection_error"
     assert f"127.0.0.1:{port}" in result.message
-
-
-@pytest.fixture
-def redirector(responder: TestResponder) -> Iterator[str]:
-    """A server on 127.0.0.1 that answers every request with 307 to the responder."""
-
-    class Redirect(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.send_response(307)
-            self.send_header("Location", responder.url)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def test_redirects_are_not_followed_unless_enabled(redirector: str, responder: TestResponder, pki: Pki) -> None:
