@@ -64,6 +64,8 @@ def parse_certificates(items: Any) -> list[CertificateSpec]:
     """Check the ``certificates`` list (dicts with name, certificate, issuer?, responder_url?)."""
     if not isinstance(items, list):
         raise InputError(f"certificates: expected a list of {{name, certificate}} entries, got {type(items).__name__}")
+    if not items:
+        raise InputError("certificates: the list is empty; give at least one {name, certificate} entry")
     specs: list[CertificateSpec] = []
     seen: set[str] = set()
     allowed = {"name", "certificate", "issuer", "responder_url"}

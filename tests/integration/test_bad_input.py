@@ -241,6 +241,10 @@ def unknown_certificate_key(b: Bench) -> str:
     return raised(lambda: parse_certificates([{"name": "www", "certificate": "x", "isuer": "typo.pem"}]))
 
 
+def empty_certificate_list(b: Bench) -> str:
+    return raised(lambda: parse_certificates([]))
+
+
 def certificates_file_garbage(b: Bench) -> str:
     path = b.root / "certificates.yml"
     path.write_text("- name: www\n  certificate: [unclosed\n")
@@ -294,6 +298,7 @@ ROWS: dict[str, tuple[Callable[[Bench], str], str]] = {
     "refresh_fraction > 1": (refresh_fraction_over_one, r"^refresh_fraction: must be in \(0, 1\], got 1\.5$"),
     "timeout not a duration": (timeout_not_a_duration, r"^timeout: expected a duration like 4h, 90m, 1d12h or seconds, got 'soon'$"),
     "unknown key in a certificate entry": (unknown_certificate_key, r"^certificates\[0\]: unknown keys isuer \(allowed: "),
+    "empty certificate list": (empty_certificate_list, r"^certificates: the list is empty; give at least one"),
     "certificates file neither JSON nor YAML": (certificates_file_garbage, r"^certificates file \S+certificates\.yml: neither JSON nor YAML"),
     "corrupt pin.json": (corrupt_pin, r"^www: pin file \S+/www/pin\.json: not JSON"),
     "staple dest directory missing": (staple_dest_dir_missing, r"^\S+/no-such-dir/www\.der: cannot create a temporary file in \S+no-such-dir: No such file"),
