@@ -17,6 +17,7 @@ CLI (for scripts, the demo and molecule)::
     python -m testbed.fleet reload --root DIR
     python -m testbed.fleet status --root DIR [--json]
     python -m testbed.fleet stop   --root DIR
+    python -m testbed.fleet free-port [--nodes N] [--host ADDR]   # a base port with N free ports after it
 """
 
 from __future__ import annotations
@@ -482,8 +483,8 @@ def sites_from_pki(pki_dir: str, names: Sequence[str] = ()) -> list[Site]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m testbed.fleet", description="nginx test fleet on 127.0.0.1")
-    parser.add_argument("action", choices=("start", "reload", "status", "stop"))
-    parser.add_argument("--root", required=True, help="directory holding the node directories and fleet.json")
+    parser.add_argument("action", choices=("start", "reload", "status", "stop", "free-port"))
+    parser.add_argument("--root", help="directory holding the node directories and fleet.json (required but free-port)")
     parser.add_argument("--nodes", type=int, default=3, help="number of nodes (start; default 3)")
     parser.add_argument("--base-port", type=int, default=8443, help="port of node1; node N uses base+N-1")
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
@@ -492,7 +493,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="status as JSON")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
     args = parser.parse_args(argv)
+    if args.action != "free-port" and not args.root:
+        parser.error(f"{args.action} needs --root")
     try:
+        if args.action == "free-port":
+            print(free_port_block(args.nodes, host=args.host))
+            return 0
         if args.action == "start":
             if args.pki:
                 fleet = Fleet(
