@@ -212,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             up(args.root, args.name, args.address, args.peer, timeout=args.timeout)
             address = args.address.split("/")[0]
             print(f"namespace {args.name}: sshd on {address}:22 pid={sshd_pid(args.root, args.name)}")
+        elif not exists(args.name) and not _link_exists(f"vh-{args.name}"):
+            print(f"namespace {args.name}: not present")
         else:
             killed = down(args.name, timeout=args.timeout)
             print(f"namespace {args.name}: removed, {len(killed)} process(es) stopped")
