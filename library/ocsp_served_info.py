@@ -60,6 +60,21 @@ options:
     description: Also fail the task when no staple is served or the served staple fails the policy.
     type: bool
     default: false
+  certificate:
+    description:
+      - PEM file of the leaf certificate on the target. It may hold the chain, issuer second.
+      - Required unless O(checks) is given.
+    type: path
+    required: false
+  checks:
+    description:
+      - Several endpoints in one module execution (the role checks every certificate of a node this
+        way). Each entry takes O(server_name), O(port), O(expect_file), O(certificate), O(issuer) and
+        O(name); O(host), O(timeout), O(min_remaining), O(clock_skew) and O(require_valid) apply to all.
+      - The task fails when any check fails, naming every failure; RV(results) holds each result.
+      - Mutually exclusive with a top-level O(certificate).
+    type: list
+    elements: dict
 attributes:
   check_mode:
     support: full
@@ -205,6 +220,11 @@ size:
   description: Size of the served staple in bytes.
   returned: when served
   type: int
+results:
+  description: With O(checks), one result (the keys above) per check, in order.
+  returned: with checks
+  type: list
+  elements: dict
 """
 
 import datetime
@@ -217,6 +237,36 @@ from ansible.module_utils.ocsp_staple.errors import OcspStapleError
 from ansible.module_utils.ocsp_staple.live import fetch_served_staple
 from ansible.module_utils.ocsp_staple.served import inspect_served
 
+CHECK_OPTIONS = {
+    "server_name": {"type": "str"},
+    "port": {"type": "int"},
+    "expect_file": {"type": "path"},
+    "certificate": {"type": "path", "required": True},
+    "issuer": {"type": "path"},
+    "name": {"type": "str"},
+}
+
+
+def check_one(params: dict, check: dict) -> tuple[dict, str]:  # type: ignore[type-arg]
+    """One handshake, judged: (result, failure line or "")."""
+    pair = load_pair(check["certificate"], check.get("issuer"))
+    served = fetch_served_staple(
+        params["host"],
+        check.get("port") or params["port"],
+        servername=check.get("server_name"),
+        timeout=params["timeout"],
+    )
+    report = inspect_served(
+        served,
+        pair,
+        now=datetime.datetime.now(UTC),
+        name=check.get("name"),
+        expect_file=check.get("expect_file"),
+        min_remaining=parse_duration(params["min_remaining"], what="min_remaining"),
+        clock_skew=parse_duration(params["clock_skew"], what="clock_skew"),
+    )
+    return report.as_dict(), report.failure(require_valid=params["require_valid"])
+
 
 def main() -> None:
     module = AnsibleModule(
@@ -225,40 +275,40 @@ def main() -> None:
             "port": {"type": "int", "default": 443},
             "server_name": {"type": "str"},
             "expect_file": {"type": "path"},
-            "certificate": {"type": "path", "required": True},
+            "certificate": {"type": "path"},
             "issuer": {"type": "path"},
             "name": {"type": "str"},
             "timeout": {"type": "float", "default": 10.0},
             "min_remaining": {"type": "str", "default": "4h"},
             "clock_skew": {"type": "str", "default": "5m"},
             "require_valid": {"type": "bool", "default": False},
+            "checks": {"type": "list", "elements": "dict", "options": CHECK_OPTIONS},
         },
+        required_one_of=[("certificate", "checks")],
+        mutually_exclusive=[("certificate", "checks")],
         supports_check_mode=True,
     )
     params = module.params
-    try:
-        pair = load_pair(params["certificate"], params["issuer"])
-        min_remaining = parse_duration(params["min_remaining"], what="min_remaining")
-        clock_skew = parse_duration(params["clock_skew"], what="clock_skew")
-        served = fetch_served_staple(
-            params["host"], params["port"], servername=params["server_name"], timeout=params["timeout"]
-        )
-        report = inspect_served(
-            served,
-            pair,
-            now=datetime.datetime.now(UTC),
-            name=params["name"],
-            expect_file=params["expect_file"],
-            min_remaining=min_remaining,
-            clock_skew=clock_skew,
-        )
-    except OcspStapleError as exc:
-        module.fail_json(msg=str(exc))
-    result = report.as_dict()
-    failure = report.failure(require_valid=params["require_valid"])
-    if failure:
-        module.fail_json(msg=failure, **result)
-    module.exit_json(changed=False, **result)
+    if params["checks"] is None:
+        try:
+            result, failure = check_one(params, params)
+        except OcspStapleError as exc:
+            module.fail_json(msg=str(exc))
+        if failure:
+            module.fail_json(msg=failure, **result)
+        module.exit_json(changed=False, **result)
+    results, failures = [], []
+    for check in params["checks"]:
+        try:
+            result, failure = check_one(params, check)
+        except OcspStapleError as exc:
+            result, failure = {"failed": True, "msg": str(exc)}, str(exc)
+        results.append(result)
+        if failure:
+            failures.append(failure)
+    if failures:
+        module.fail_json(msg="; ".join(failures), results=results)
+    module.exit_json(changed=False, results=results)
 
 
 if __name__ == "__main__":

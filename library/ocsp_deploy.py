@@ -1,0 +1,206 @@
+#!/usr/bin/python
+"""Ansible module ocsp_deploy: every staple and stapling snippet of one nginx node in one pass."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ocsp_deploy
+short_description: Install all OCSP staples and nginx stapling snippets of a node in one pass
+description:
+  - The role's deploy step. For each certificate of the node, a stapled certificate's staple
+    (base64 DER from the central store) is re-validated on the node against the node's own
+    certificate files with the project's policy and written atomically; every certificate's
+    snippet (C(ssl_stapling on; ssl_stapling_file ...;) or C(ssl_stapling off;) with the reason)
+    is written atomically. Missing directories are created (0755).
+  - All or nothing. When any staple is rejected on this node, nothing is written and the task
+    fails naming every rejection - the files on disk stay what nginx serves, so no new staple
+    can sit on disk unloaded.
+  - One module execution per node instead of one per file; M(ocsp_staple) remains for single files.
+  - RV(reload) is true when staple bytes or snippet text changed (nginx must reload); C(changed)
+    is also true when only a mode, owner or directory was fixed.
+version_added: "0.1.0"
+author: ocsp-stapling maintainers
+options:
+  certificates:
+    description: The node's certificates.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Certificate name (letters, digits, '.', '_', '-').
+        type: str
+        required: true
+      stapled:
+        description: Whether stapling is on for this certificate.
+        type: bool
+        required: true
+      reason:
+        description: Why stapling is off (written into the snippet).
+        type: str
+        default: ""
+      content:
+        description: The staple as base64 DER; required when O(certificates[].stapled).
+        type: str
+      certificate:
+        description: PEM file of the leaf on the node; it may hold the chain, issuer second.
+        type: path
+        required: true
+      issuer:
+        description: PEM file of the issuer on the node.
+        type: path
+      staple_path:
+        description: Where the staple goes (the snippet's C(ssl_stapling_file)).
+        type: path
+        required: true
+      snippet_path:
+        description: Where the snippet goes (included by the certificate's C(server {}) block).
+        type: path
+        required: true
+  min_remaining:
+    description: Least effective lifetime a staple must have left, seconds or a duration like C(4h).
+    type: str
+    default: "4h"
+  clock_skew:
+    description: Tolerated clock difference for thisUpdate and signer notBefore.
+    type: str
+    default: "5m"
+  owner:
+    description: User name or uid of the staple files (default - kept, or the user the module runs as).
+    type: str
+  group:
+    description: Group name or gid of the staple files.
+    type: str
+  mode:
+    description: Permission bits of the staple files as an octal string.
+    type: str
+    default: "0644"
+attributes:
+  check_mode:
+    support: full
+    description: Validates and computes RV(reload), C(changed) and the diff; writes nothing.
+  diff_mode:
+    support: full
+    description: Staple facts (thisUpdate, nextUpdate, expiry, signer) and snippet text, before and after.
+  idempotent:
+    support: full
+requirements:
+  - cryptography >= 36.0 on the node
+seealso:
+  - module: ocsp_staple
+  - module: ocsp_store_info
+"""
+
+EXAMPLES = r"""
+- name: Install the node's staples and snippets
+  ocsp_deploy:
+    certificates:
+      - name: www.example.org
+        stapled: true
+        content: "{{ store.certificates['www.example.org'].staple }}"
+        certificate: /etc/nginx/ssl/www.example.org.pem
+        staple_path: /etc/nginx/ocsp/www.example.org.der
+        snippet_path: /etc/nginx/snippets/ocsp-www.example.org.conf
+      - name: legacy.example.org
+        stapled: false
+        reason: the certificate has no OCSP responder URL
+        certificate: /etc/nginx/ssl/legacy.example.org.pem
+        staple_path: /etc/nginx/ocsp/legacy.example.org.der
+        snippet_path: /etc/nginx/snippets/ocsp-legacy.example.org.conf
+  register: __deploy
+  notify: Reload nginx
+"""
+
+RETURN = r"""
+reload:
+  description: True when staple bytes or snippet text changed, so nginx must reload.
+  returned: always
+  type: bool
+certificates:
+  description: Per certificate name - stapled, staple_changed, snippet_changed, snippet, and for stapled
+    certificates dest plus the verdict and facts of the staple on this node.
+  returned: always
+  type: dict
+"""
+
+import base64
+import binascii
+import datetime
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.ocsp_staple.compat import UTC
+from ansible.module_utils.ocsp_staple.durations import parse_duration
+from ansible.module_utils.ocsp_staple.errors import OcspStapleError
+from ansible.module_utils.ocsp_staple.install import parse_mode, resolve_group, resolve_owner
+from ansible.module_utils.ocsp_staple.node import NodeCertificate, apply_node, plan_node
+
+CERTIFICATE_OPTIONS = {
+    "name": {"type": "str", "required": True},
+    "stapled": {"type": "bool", "required": True},
+    "reason": {"type": "str", "default": ""},
+    "content": {"type": "str"},
+    "certificate": {"type": "path", "required": True},
+    "issuer": {"type": "path"},
+    "staple_path": {"type": "path", "required": True},
+    "snippet_path": {"type": "path", "required": True},
+}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "certificates": {"type": "list", "elements": "dict", "required": True, "options": CERTIFICATE_OPTIONS},
+            "min_remaining": {"type": "str", "default": "4h"},
+            "clock_skew": {"type": "str", "default": "5m"},
+            "owner": {"type": "str"},
+            "group": {"type": "str"},
+            "mode": {"type": "str", "default": "0644"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    certificates = []
+    for item in params["certificates"]:
+        staple = None
+        if item["content"]:
+            try:
+                staple = base64.b64decode(item["content"], validate=True)
+            except (binascii.Error, ValueError) as exc:
+                module.fail_json(msg=f"{item['name']}: content is not base64 ({exc}), starts {item['content'][:16]!r}")
+        certificates.append(
+            NodeCertificate(
+                name=item["name"],
+                stapled=item["stapled"],
+                reason=item["reason"],
+                certificate=item["certificate"],
+                issuer=item["issuer"],
+                staple_path=item["staple_path"],
+                snippet_path=item["snippet_path"],
+                staple=staple,
+            )
+        )
+    try:
+        plan = plan_node(
+            certificates,
+            now=datetime.datetime.now(UTC),
+            min_remaining=parse_duration(params["min_remaining"], what="min_remaining"),
+            clock_skew=parse_duration(params["clock_skew"], what="clock_skew"),
+            mode=parse_mode(params["mode"]),
+            owner=resolve_owner(params["owner"]),
+            group=resolve_group(params["group"]),
+        )
+        result = {"changed": plan.changed, "reload": plan.content_changed, "certificates": plan.summary()}
+        if module._diff:
+            result["diff"] = plan.diff()
+        if plan.rejections:
+            module.fail_json(msg="; ".join(plan.rejections) + " (nothing written on this node)", **result)
+        if plan.changed and not module.check_mode:
+            apply_node(plan)
+    except OcspStapleError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Everything one nginx node gets in one pass: its staples and its stapling snippets.
+
+The role's deploy step is one module call per node (``ocsp_deploy``) rather than one per
+file: on a fleet, the cost of a run is the number of module executions per host. For each
+certificate of the node:
+
+* stapled: the staple (from the central store, pinned while frozen) is re-validated
+  against the node's own certificate files with :func:`install.plan_install` and written
+  atomically; the snippet says ``ssl_stapling on; ssl_stapling_file …;``;
+* not stapled: no staple is written; the snippet says ``ssl_stapling off;`` and why.
+
+All or nothing: when any staple is rejected on this node, nothing at all is written (the
+files on disk stay what nginx serves) and the caller fails, naming every rejection. A
+partial write would leave new staples on disk that no reload picks up.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .certs import load_pair
+from .errors import InputError, StoreError
+from .fsutil import atomic_write, read_bytes
+from .install import InstallPlan, StapleRejected, apply_install, plan_install
+from .policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING
+from .store import check_name
+
+SNIPPET_MODE = 0o644
+DIR_MODE = 0o755
+
+
+def snippet_text(name: str, *, stapled: bool, reason: str, staple_path: str) -> str:
+    """The nginx snippet a certificate's ``server {}`` block includes."""
+    head = (
+        "# Managed by ocsp-stapling (role ocsp_stapling); changes are overwritten.\n"
+        f"# OCSP stapling for {name}: include this file in the nginx server {{}} block of that\n"
+        "# certificate only (nginx applies one ssl_stapling_file to every certificate of a block).\n"
+    )
+    if stapled:
+        return head + f"ssl_stapling on;\nssl_stapling_file {staple_path};\n"
+    return head + f"# stapling off: {reason}\nssl_stapling off;\n"
+
+
+@dataclass(frozen=True)
+class NodeCertificate:
+    """One certificate as this node sees it."""
+
+    name: str
+    stapled: bool
+    reason: str
+    certificate: str
+    issuer: str | None
+    staple_path: str
+    snippet_path: str
+    staple: bytes | None = None
+
+
+@dataclass
+class SnippetPlan:
+    path: str
+    text: str
+    current: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.current != self.text
+
+
+@dataclass
+class NodePlan:
+    staples: dict[str, InstallPlan] = field(default_factory=dict)
+    snippets: dict[str, SnippetPlan] = field(default_factory=dict)
+    directories: list[str] = field(default_factory=list)
+
+    @property
+    def rejections(self) -> list[str]:
+        return [plan.rejection() for plan in self.staples.values() if not plan.verdict.valid]
+
+    @property
+    def content_changed(self) -> bool:
+        """True when a reload is needed: staple bytes or snippet text change."""
+        return any(p.content_changed for p in self.staples.values()) or any(s.changed for s in self.snippets.values())
+
+    @property
+    def changed(self) -> bool:
+        return (
+            self.content_changed or any(p.attributes_changed for p in self.staples.values()) or bool(self.directories)
+        )
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, snippet in self.snippets.items():
+            staple = self.staples.get(name)
+            out[name] = {
+                "stapled": staple is not None,
+                "staple_changed": bool(staple and staple.changed),
+                "snippet_changed": snippet.changed,
+                "snippet": snippet.path,
+                **({"dest": staple.dest, **staple.verdict.as_dict()} if staple else {}),
+            }
+        return out
+
+    def diff(self) -> list[dict[str, Any]]:
+        diffs = [plan.diff() for plan in self.staples.values() if plan.changed]
+        for snippet in self.snippets.values():
+            if snippet.changed:
+                diffs.append(
+                    {
+                        "before": snippet.current or "",
+                        "after": snippet.text,
+                        "before_header": snippet.path,
+                        "after_header": snippet.path,
+                    }
+                )
+        return diffs
+
+
+def plan_node(
+    certificates: list[NodeCertificate],
+    *,
+    now: _dt.datetime,
+    min_remaining: int = DEFAULT_MIN_REMAINING,
+    clock_skew: int = DEFAULT_CLOCK_SKEW,
+    mode: int = 0o644,
+    owner: int | None = None,
+    group: int | None = None,
+) -> NodePlan:
+    """Decide every write of the node; writes nothing (check mode stops here)."""
+    plan = NodePlan()
+    seen: set[str] = set()
+    for cert in certificates:
+        check_name(cert.name)
+        if cert.name in seen:
+            raise InputError(f"certificate name {cert.name!r} appears twice")
+        seen.add(cert.name)
+        if cert.stapled:
+            if cert.staple is None:
+                raise InputError(f"{cert.name}: stapling is on but the central store has no staple for it")
+            plan.staples[cert.name] = plan_install(
+                cert.staple,
+                load_pair(cert.certificate, cert.issuer),
+                dest=cert.staple_path,
+                now=now,
+                min_remaining=min_remaining,
+                clock_skew=clock_skew,
+                name=cert.name,
+                mode=mode,
+                owner=owner,
+                group=group,
+            )
+        current = read_bytes(cert.snippet_path)
+        plan.snippets[cert.name] = SnippetPlan(
+            path=cert.snippet_path,
+            text=snippet_text(cert.name, stapled=cert.stapled, reason=cert.reason, staple_path=cert.staple_path),
+            current=current.decode("utf-8", "replace") if current is not None else None,
+        )
+        for path in (cert.staple_path, cert.snippet_path):
+            directory = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(directory) and directory not in plan.directories:
+                plan.directories.append(directory)
+    return plan
+
+
+def apply_node(plan: NodePlan) -> None:
+    """Carry out a node plan: nothing at all when a staple is rejected, else every write."""
+    rejections = plan.rejections
+    if rejections:
+        first = next(p for p in plan.staples.values() if not p.verdict.valid)
+        raise StapleRejected("; ".join(rejections) + " (nothing written on this node)", first.verdict)
+    for directory in plan.directories:
+        try:
+            os.makedirs(directory, mode=DIR_MODE, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{directory}: cannot create: {exc.strerror or exc}") from None
+    # Staples first, then snippets: a snippet never names a staple file that is not there yet.
+    for staple in plan.staples.values():
+        if staple.changed:
+            apply_install(staple)
+    for snippet in plan.snippets.values():
+        if snippet.changed:
+            atomic_write(snippet.path, snippet.text.encode(), mode=SNIPPET_MODE)
