@@ -28,3 +28,29 @@ options:
     type: str
     default: "5m"
 """
+
+    # The certificates list of the central-host modules (ocsp_response, ocsp_freeze, ocsp_switch).
+    CERTIFICATES = r"""
+options:
+  certificates:
+    description: The certificates, as in the role's C(ocsp_stapling_certificates) (other keys are not accepted).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description:
+          - Store name of the certificate, one path component of 1-128 characters
+            C([A-Za-z0-9][A-Za-z0-9._-]*), without C(..).
+        type: str
+        required: true
+      certificate:
+        description: PEM file of the leaf certificate; it may hold the chain, issuer second.
+        type: path
+        required: true
+      issuer:
+        description: PEM file of the issuer certificate, unless O(certificates[].certificate) holds the chain.
+        type: path
+      responder_url:
+        description: OCSP responder URL (http or https) overriding the certificate's AIA OCSP URL.
+        type: str
+"""

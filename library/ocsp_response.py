@@ -28,29 +28,12 @@ description:
   - Runs on the central host; needs C(requests) there (and C(prometheus_client) for O(metrics_path)).
 version_added: "0.1.0"
 author: ocsp-stapling maintainers
+extends_documentation_fragment:
+  - ocsp_staple.certificates
 options:
   certificates:
     description: The certificates to keep staples for.
-    type: list
-    elements: dict
     required: true
-    suboptions:
-      name:
-        description:
-          - Store name of the certificate, one path component of 1-128 characters
-            C([A-Za-z0-9][A-Za-z0-9._-]*), without C(..).
-        type: str
-        required: true
-      certificate:
-        description: PEM file of the leaf certificate; it may hold the chain, issuer second.
-        type: path
-        required: true
-      issuer:
-        description: PEM file of the issuer certificate, unless O(certificates[].certificate) holds the chain.
-        type: path
-      responder_url:
-        description: OCSP responder URL (http or https) overriding the certificate's AIA OCSP URL.
-        type: str
   store:
     description: Directory of the central store (created with mode 0755 when missing).
     type: path
@@ -208,20 +191,13 @@ import datetime
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.refresh import RefreshOptions, parse_certificates, run
-
-CERTIFICATE_SPEC = {
-    "name": {"type": "str", "required": True},
-    "certificate": {"type": "path", "required": True},
-    "issuer": {"type": "path"},
-    "responder_url": {"type": "str"},
-}
+from ansible.module_utils.ocsp_staple.refresh import CERTIFICATE_OPTIONS, RefreshOptions, parse_certificates, run
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "certificates": {"type": "list", "elements": "dict", "required": True, "options": CERTIFICATE_SPEC},
+            "certificates": {"type": "list", "elements": "dict", "required": True, "options": CERTIFICATE_OPTIONS},
             "store": {"type": "path", "required": True},
             "attempts": {"type": "int", "default": 3},
             "refresh_fraction": {"type": "float", "default": 0.5},

@@ -10,7 +10,8 @@ short_description: Read the staples to deploy and their freeze state from the ce
 description:
   - Reads the central store that M(ocsp_response) fills, on the central host, and returns per
     certificate the staple the nodes must get (base64 DER) - the pinned staple while the
-    certificate is frozen, else C(current.der) - with the freeze record and the last fetch outcome.
+    certificate is frozen, else C(current.der) - with the freeze record, the disable switch and the
+    last fetch outcome.
   - Changes nothing. The node-side M(ocsp_staple) re-validates whatever it is given.
 version_added: "0.1.0"
 author: ocsp-stapling maintainers
@@ -63,6 +64,11 @@ certificates:
       type: bool
     pin:
       description: The freeze record (who, when, why, pinned staple facts) while frozen.
+      type: dict
+    disabled:
+      description:
+        - The record of the disable switch (C(stapling.json), written by M(ocsp_switch)) that applies to the
+          certificate - who, when, why, force_disable_must_staple - or null when stapling is not switched off.
       type: dict
     last_outcome:
       description: Reason code of the last fetch attempt (valid, try_later, http_503, ...).

@@ -31,6 +31,7 @@ def decide(
     has_responder: bool,
     must_staple: bool,
     force_disable_must_staple: bool = False,
+    disabled_by: str | None = None,
 ) -> Decision:
     """Stapling on or off for one certificate.
 
@@ -40,6 +41,9 @@ def decide(
       hard-fail clients then reject the site;
     - no OCSP responder (AIA URL or override): off (nothing to staple), unless frozen;
     - otherwise on.
+
+    ``disabled_by`` names what switched stapling off when it was not the variable (the
+    disable command's record in the store), for the reason shown in the snippet.
     """
     if not enabled:
         if must_staple and not force_disable_must_staple:
@@ -48,7 +52,7 @@ def decide(
                 "(TLS Feature status_request), so hard-fail clients will reject the site without a staple; "
                 "set ocsp_stapling_force_disable_must_staple=true to proceed anyway"
             )
-        return Decision(name, False, "disabled by ocsp_stapling_enabled")
+        return Decision(name, False, f"disabled by {disabled_by or 'ocsp_stapling_enabled'}")
     if frozen:
         return Decision(name, True, "frozen: the pinned staple is served")
     if not has_responder:
@@ -67,7 +71,10 @@ def plan(
     """Decisions for a list of role certificate entries.
 
     ``facts[name]`` holds ``ocsp_urls`` and ``must_staple`` of the certificate; ``store[name]``
-    holds ``frozen``. A certificate entry's own ``enabled`` ANDs with the global switch.
+    holds ``frozen`` and ``disabled`` (the disable command's record in the store, see
+    ``store.switch_for``). A certificate entry's own ``enabled`` and the store's record AND
+    with the global switch; a record made with ``force_disable_must_staple`` carries that
+    consent to later runs, so a scheduled run does not fail on what the operator forced.
     """
     out: dict[str, dict[str, Any]] = {}
     blocks: dict[str, list[str]] = {}
@@ -76,13 +83,18 @@ def plan(
         if name in out:
             raise InputError(f"certificate name {name!r} is listed twice in ocsp_stapling_certificates")
         cert_facts = facts.get(name, {})
+        stored = store.get(name, {})
+        switch = stored.get("disabled")
+        record = switch if isinstance(switch, Mapping) else None
         decision = decide(
             name,
-            enabled=bool(enabled) and bool(cert.get("enabled", True)),
-            frozen=bool(store.get(name, {}).get("frozen", False)),
+            enabled=bool(enabled) and bool(cert.get("enabled", True)) and record is None,
+            frozen=bool(stored.get("frozen", False)),
             has_responder=bool(cert_facts.get("ocsp_urls") or cert.get("responder_url")),
             must_staple=bool(cert_facts.get("must_staple", False)),
-            force_disable_must_staple=force_disable_must_staple,
+            force_disable_must_staple=force_disable_must_staple
+            or bool(record is not None and record.get("force_disable_must_staple")),
+            disabled_by=_describe(record) if record is not None and enabled and cert.get("enabled", True) else None,
         )
         out[name] = decision.as_dict()
         if cert.get("server_block"):
@@ -97,3 +109,8 @@ def plan(
                 "give each certificate its own server block (docs/DUAL_CERTIFICATES.md)"
             )
     return out
+
+
+def _describe(record: Mapping[str, Any]) -> str:
+    """``playbooks/disable.yml (alice@ops1, 2015-08-20T15:00:00Z: CA responder broken)``."""
+    return f"playbooks/disable.yml ({record.get('who', '?')}, {record.get('when', '?')}: {record.get('why', '?')})"

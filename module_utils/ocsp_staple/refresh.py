@@ -25,12 +25,13 @@ For each certificate (docs/STORE.md has the rules in prose):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,16 @@ DEFAULT_CRITICAL_REMAINING = 6 * 3600
 DIFF_KEYS = ("this_update", "next_update", "expires_at")
 
 Clock = Callable[[], _dt.datetime]
+
+
+#: The argument_spec of one ``certificates`` entry (the modules' ``options``; doc fragment
+#: ``ocsp_staple.certificates`` documents it).
+CERTIFICATE_OPTIONS: dict[str, dict[str, Any]] = {
+    "name": {"type": "str", "required": True},
+    "certificate": {"type": "path", "required": True},
+    "issuer": {"type": "path"},
+    "responder_url": {"type": "str"},
+}
 
 
 @dataclass(frozen=True)
@@ -68,7 +79,7 @@ def parse_certificates(items: Any) -> list[CertificateSpec]:
         raise InputError("certificates: the list is empty; give at least one {name, certificate} entry")
     specs: list[CertificateSpec] = []
     seen: set[str] = set()
-    allowed = {"name", "certificate", "issuer", "responder_url"}
+    allowed = set(CERTIFICATE_OPTIONS)
     for index, item in enumerate(items):
         where = f"certificates[{index}]"
         if not isinstance(item, dict):
@@ -125,6 +136,7 @@ class RefreshOptions:
     history_keep: int = 5
     quarantine_keep: int = 50
     lock_timeout: float = 120.0
+    offline: bool = False  # judge what the store holds, ask nobody, write nothing (the metrics excepted)
 
     def __post_init__(self) -> None:
         if not 1 <= self.attempts <= 100:
@@ -316,10 +328,30 @@ def _full_lived(verdict: Verdict) -> bool:
     return verdict.facts.expires_at is not None and verdict.facts.expires_at == verdict.facts.next_update
 
 
-class _Run:
+@dataclass
+class Collected:
+    """The answers of one certificate's attempts: every attempt, the valid ones, the rejected ones."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    candidates: list[tuple[Verdict, bytes]] = field(default_factory=list)
+    rejected: list[tuple[Attempt, bytes | None, Verdict | None]] = field(default_factory=list)
+
+    @property
+    def best(self) -> tuple[Verdict, bytes] | None:
+        """The valid answer with the latest effective expiry (then the latest thisUpdate)."""
+        return _best(self.candidates)
+
+
+def responder_url(spec: CertificateSpec, pair: CertPair) -> str | None:
+    """The URL to ask: the entry's ``responder_url`` override, else the certificate's first AIA OCSP URL."""
+    return spec.responder_url or (pair.ocsp_urls[0] if pair.ocsp_urls else None)
+
+
+class Asker:
+    """The fetch / validate / retry machinery: shared by the refresh run and the freeze (freeze.py)."""
+
     def __init__(
         self,
-        store: Store,
         options: RefreshOptions,
         *,
         clock: Clock,
@@ -328,7 +360,6 @@ class _Run:
         sleep: Callable[[float], None],
         rng: random.Random,
     ) -> None:
-        self.store = store
         self.options = options
         self.clock = clock
         self.fetcher = fetcher
@@ -367,6 +398,97 @@ class _Run:
         self.sleep(delay)
         return True
 
+    def collect(self, pair: CertPair, url: str, name: str, judged: dict[bytes, Verdict] | None = None) -> Collected:
+        """Ask ``url`` up to ``attempts`` times inside the deadline, judging every answer.
+
+        Stops early on a valid answer whose signer outlives its nextUpdate (nothing later
+        can be much longer-lived); otherwise keeps asking for a longer-lived one.
+        """
+        o = self.options
+        out = Collected()
+        request = pair.ocsp_request()
+        for number in range(1, o.attempts + 1):
+            if number > 1 and not self.backoff(number):
+                break
+            fetched = self.fetcher.fetch(url, request, deadline=self.deadline_at)
+            at = self.now()
+            stamp = iso(at) or ""
+            if not fetched.ok or fetched.body is None:
+                attempt = Attempt(number, stamp, url, "fetch_failed", fetched.reason, fetched.message)
+                out.attempts.append(attempt)
+                out.rejected.append((attempt, None, None))
+                if fetched.reason == "deadline":
+                    break
+                continue
+            verdict = validate(
+                fetched.body, pair, now=at, min_remaining=o.min_remaining, clock_skew=o.clock_skew, name=name
+            )
+            facts = verdict.facts.as_dict()
+            if verdict.valid:
+                out.attempts.append(Attempt(number, stamp, url, "valid", "ok", verdict.summary(), [], facts))
+                out.candidates.append((verdict, fetched.body))
+                if judged is not None:
+                    judged[fetched.body] = verdict
+                if _full_lived(verdict):
+                    break
+            else:
+                attempt = Attempt(
+                    number, stamp, url, "rejected", verdict.codes[0], verdict.summary(), verdict.codes, facts
+                )
+                out.attempts.append(attempt)
+                out.rejected.append((attempt, fetched.body, verdict))
+        return out
+
+
+def make_fetcher(options: RefreshOptions, *, monotonic: Callable[[], float] = time.monotonic) -> Fetcher:
+    """The Fetcher for ``options`` (timeout, size cap, method, proxy, pool as large as the concurrency)."""
+    return Fetcher(
+        FetchOptions(
+            timeout=options.timeout,
+            max_size=options.max_size,
+            method=options.method,
+            proxy=options.proxy,
+            follow_redirects=options.follow_redirects,
+            pool_size=options.concurrency,
+        ),
+        monotonic=monotonic,
+    )
+
+
+@contextlib.contextmanager
+def asker(
+    options: RefreshOptions,
+    *,
+    clock: Clock,
+    fetcher: Fetcher | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> Iterator[Asker]:
+    """An :class:`Asker` for the block; a Fetcher made here is closed when it ends."""
+    the_fetcher = fetcher or make_fetcher(options, monotonic=monotonic)
+    try:
+        yield Asker(
+            options,
+            clock=clock,
+            fetcher=the_fetcher,
+            monotonic=monotonic,
+            sleep=sleep,
+            rng=rng or random.Random(),  # noqa: S311 - backoff jitter, not cryptography
+        )
+    finally:
+        if fetcher is None:
+            the_fetcher.close()
+
+
+class _Run:
+    """One refresh run over the store: the Asker asks, this applies the due and selection rules."""
+
+    def __init__(self, store: Store, asking: Asker) -> None:
+        self.store = store
+        self.ask = asking
+        self.options = asking.options
+
     def one(self, spec: CertificateSpec) -> CertResult:
         result = CertResult(name=spec.name)
         try:
@@ -388,7 +510,7 @@ class _Run:
                 "renew it, nothing to staple"
             )
         result.must_staple = pair.must_staple
-        url = spec.responder_url or (pair.ocsp_urls[0] if pair.ocsp_urls else None)
+        url = responder_url(spec, pair)
         result.url = url
         if url is None:
             if pair.must_staple:
@@ -406,50 +528,22 @@ class _Run:
         result.frozen = pin is not None
         current = self.store.read_current(name)
         judged: dict[bytes, Verdict] = {}
-        current_verdict = self.judge(current, pair, name, judged)
+        current_verdict = self.ask.judge(current, pair, name, judged)
         result.before = _times(current_verdict)
-        if o.force:
+        if o.offline:
+            result.due = None
+        elif o.force:
             result.due = "forced"
         elif pin is not None:
             result.due = "frozen: keep observing the responder"
         else:
-            result.due = due_reason(current_verdict, now=self.now(), refresh_fraction=o.refresh_fraction)
+            result.due = due_reason(current_verdict, now=self.ask.now(), refresh_fraction=o.refresh_fraction)
 
-        candidates: list[tuple[Verdict, bytes]] = []
-        rejected: list[tuple[Attempt, bytes | None, Verdict | None]] = []
-        if result.due is not None:
-            request = pair.ocsp_request()
-            for number in range(1, o.attempts + 1):
-                if number > 1 and not self.backoff(number):
-                    break
-                fetched = self.fetcher.fetch(url, request, deadline=self.deadline_at)
-                at = self.now()
-                if not fetched.ok or fetched.body is None:
-                    attempt = Attempt(number, iso(at) or "", url, "fetch_failed", fetched.reason, fetched.message)
-                    result.attempts.append(attempt)
-                    rejected.append((attempt, None, None))
-                    if fetched.reason == "deadline":
-                        break
-                    continue
-                verdict = validate(
-                    fetched.body, pair, now=at, min_remaining=o.min_remaining, clock_skew=o.clock_skew, name=name
-                )
-                facts = verdict.facts.as_dict()
-                stamp = iso(at) or ""
-                if verdict.valid:
-                    result.attempts.append(Attempt(number, stamp, url, "valid", "ok", verdict.summary(), [], facts))
-                    candidates.append((verdict, fetched.body))
-                    judged[fetched.body] = verdict
-                    if _full_lived(verdict):
-                        break
-                else:
-                    attempt = Attempt(
-                        number, stamp, url, "rejected", verdict.codes[0], verdict.summary(), verdict.codes, facts
-                    )
-                    result.attempts.append(attempt)
-                    rejected.append((attempt, fetched.body, verdict))
+        collected = self.ask.collect(pair, url, name, judged) if result.due is not None else Collected()
+        result.attempts = collected.attempts
+        rejected = collected.rejected
 
-        best = _best(candidates)
+        best = collected.best
         if o.check_mode:
             replace = best is not None and pin is None and better(best[0], current_verdict) and best[1] != current
             after_bytes = best[1] if replace and best else current
@@ -461,9 +555,9 @@ class _Run:
             with self.store.lock(name, timeout=o.lock_timeout):
                 # Another run may have written meanwhile: the selection rule is applied to what is there now.
                 current = self.store.read_current(name)
-                locked_verdict = self.judge(current, pair, name, judged)
+                locked_verdict = self.ask.judge(current, pair, name, judged)
                 replace = best is not None and pin is None and better(best[0], locked_verdict) and best[1] != current
-                at = self.now()
+                at = self.ask.now()
                 for attempt, body, rejected_verdict in rejected:
                     record = {"name": name, **attempt.as_dict()}
                     if rejected_verdict is not None:
@@ -474,16 +568,17 @@ class _Run:
                 if replace and best is not None:
                     self.store.write_current(name, best[1], this_update=best[0].facts.this_update)
                 after_bytes = best[1] if replace and best else current
-                state = self._state(name, result, self.judge(after_bytes, pair, name, judged), replaced=replace, at=at)
+                after_verdict = self.ask.judge(after_bytes, pair, name, judged)
+                state = self._state(name, result, after_verdict, replaced=replace, at=at)
                 self.store.write_state(name, state)
         result.state = state
         result.changed = bool(replace)
 
-        after_verdict = self.judge(after_bytes, pair, name, judged)
+        after_verdict = self.ask.judge(after_bytes, pair, name, judged)
         result.after = _times(after_verdict)
         deployed_verdict = after_verdict
         if pin is not None:
-            deployed_verdict = self.judge(pin.staple, pair, name, judged)
+            deployed_verdict = self.ask.judge(pin.staple, pair, name, judged)
         self._conclude(result, deployed_verdict, pin_missing=pin is not None and pin.staple is None)
 
     def _read_state(self, name: str, result: CertResult) -> dict[str, Any]:
@@ -599,39 +694,16 @@ def run(
         if isinstance(store, Store)
         else Store(store, history_keep=options.history_keep, quarantine_keep=options.quarantine_keep)
     )
-    own_fetcher = fetcher is None
-    the_fetcher = fetcher or Fetcher(
-        FetchOptions(
-            timeout=options.timeout,
-            max_size=options.max_size,
-            method=options.method,
-            proxy=options.proxy,
-            follow_redirects=options.follow_redirects,
-            pool_size=options.concurrency,
-        ),
-        monotonic=monotonic,
-    )
-    context = _Run(
-        the_store,
-        options,
-        clock=clock,
-        fetcher=the_fetcher,
-        monotonic=monotonic,
-        sleep=sleep,
-        rng=rng or random.Random(),  # noqa: S311 - backoff jitter, not cryptography
-    )
-    try:
+    with asker(options, clock=clock, fetcher=fetcher, monotonic=monotonic, sleep=sleep, rng=rng) as asking:
+        context = _Run(the_store, asking)
         workers = max(1, min(options.concurrency, len(certificates)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocsp-refresh") as pool:
             results = list(pool.map(context.one, certificates))
-    finally:
-        if own_fetcher:
-            the_fetcher.close()
     outcome = RunResult(results)
     if options.metrics_path and not options.check_mode:
         from .metrics import write_metrics
 
-        write_metrics(options.metrics_path, outcome, now=context.now())
+        write_metrics(options.metrics_path, outcome, now=asking.now())
     return outcome
 
 

@@ -7,6 +7,9 @@
   ``state.json``    last attempt, outcomes, consecutive failures, facts of ``current.der``
   ``pin.json``      present only while frozen, with the pinned staple it names
   ``.lock``         flock held while a run writes this certificate
+``<store>/stapling.json``
+  present only while stapling is switched off by the disable command: who, when, why, for
+  every certificate (``all``) or per name (``certificates``); read by :func:`switch_for`
 
 Every file is written atomically (fsutil). Files are 0644, directories 0755: nothing in
 the store is secret, it never holds a private key. Readers (the node-side deploy, the
@@ -38,6 +41,7 @@ PINNED_DEFAULT = "pinned.der"
 HISTORY = "history"
 QUARANTINE = "quarantine"
 LOCK = ".lock"
+SWITCH = "stapling.json"
 DEFAULT_HISTORY_KEEP = 5
 DEFAULT_QUARANTINE_KEEP = 50
 STATE_VERSION = 1
@@ -204,13 +208,13 @@ class Store:
             record["file"] = base + ".der"
             record["size"] = len(data)
             atomic_write(os.path.join(directory, base + ".der"), data, mode=FILE_MODE, durable=False)
-        atomic_write(os.path.join(directory, base + ".json"), _json(record), mode=FILE_MODE, durable=False)
+        atomic_write(os.path.join(directory, base + ".json"), json_bytes(record), mode=FILE_MODE, durable=False)
         _prune(directory, self.quarantine_keep, (".json", ".der"))
         return base
 
     def write_state(self, name: str, state: dict[str, Any]) -> None:
         """state.json is a record, not a staple: atomic for readers, not fsync'd (a crash may lose the last run)."""
-        data = _json({"version": STATE_VERSION, **state})
+        data = json_bytes({"version": STATE_VERSION, **state})
         atomic_write(os.path.join(self.ensure(name), STATE), data, mode=FILE_MODE, durable=False)
 
 
@@ -228,7 +232,7 @@ def _read_object(path: str, what: str) -> dict[str, Any] | None:
     return value
 
 
-def _json(value: Any) -> bytes:
+def json_bytes(value: Any) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
 
 
@@ -255,6 +259,23 @@ def _prune(directory: str, keep: int, suffixes: tuple[str, ...]) -> None:
                 os.unlink(os.path.join(directory, base + suffix))
 
 
+def read_switch(root: str) -> dict[str, Any]:
+    """``<root>/stapling.json`` (the audited disable switch) as a dict; ``{}`` when stapling is not switched off.
+
+    Shape: ``{"all": RECORD | null, "certificates": {NAME: RECORD}}``, a RECORD holding who,
+    when, why and ``force_disable_must_staple``. Written by ``freeze.set_switch``.
+    """
+    return _read_object(os.path.join(os.path.abspath(root), SWITCH), "stapling switch file") or {}
+
+
+def switch_for(switch: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The disable record that applies to ``name`` (its own first, else the one for all), or None."""
+    certificates = switch.get("certificates") or {}
+    record = certificates.get(name) if isinstance(certificates, dict) else None
+    record = record or switch.get("all")
+    return record if isinstance(record, dict) else None
+
+
 def staple_to_deploy(root: str, name: str) -> bytes | None:
     """The staple to hand to nodes for ``name`` in the store at ``root`` (pinned while frozen)."""
     return Store(root).staple_to_deploy(name)
@@ -271,10 +292,13 @@ def deploy_view(root: str, name: str) -> dict[str, Any]:
     """What the rollout and operators need to know of one certificate in the store.
 
     ``staple`` (bytes or None) is what nodes get: the pinned staple while frozen, else
-    ``current.der``; ``source`` says which. The rest comes from state.json and pin.json.
+    ``current.der``; ``source`` says which. ``disabled`` is the disable record of
+    ``stapling.json`` that applies to the certificate (None: stapling not switched off).
+    The rest comes from state.json and pin.json.
     """
     store = Store(root)
     check_name(name)
+    disabled = switch_for(read_switch(root), name)
     pin = store.read_pin(name)
     staple = pin.staple if pin is not None else store.read_current(name)
     state = store.read_state(name)
@@ -284,6 +308,7 @@ def deploy_view(root: str, name: str) -> dict[str, Any]:
         "source": ("pin" if pin is not None else "current") if staple is not None else None,
         "frozen": pin is not None,
         "pin": pin.record if pin is not None else None,
+        "disabled": disabled,
         "last_outcome": state.get("last_outcome"),
         "last_attempt_at": state.get("last_attempt_at"),
         "last_success_at": state.get("last_success_at"),

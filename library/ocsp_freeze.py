@@ -1,0 +1,260 @@
+#!/usr/bin/python
+"""Ansible module ocsp_freeze: pin a known-good OCSP staple in the central store, or thaw it."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ocsp_freeze
+short_description: Freeze (pin) a known-good OCSP staple in the central store, or thaw it
+description:
+  - The emergency workaround of the 2015-08-20 incident as one task, on the central host.
+  - O(state=frozen) obtains a valid staple for each selected certificate and pins it - C(pin.json)
+    (who, when, why, source, the staple's facts) and the pinned file in the certificate's store
+    directory. With O(source=fetch) the CA is asked up to O(attempts) times within O(deadline)
+    (the refresh's own fetch and validation) and the valid answer with the latest effective expiry
+    wins; O(source=current) pins today's C(current.der) after validating it again. Fail closed -
+    without a valid staple nothing is pinned and the task fails.
+  - While a pin exists, M(ocsp_response) keeps fetching and recording verdicts in C(state.json) but
+    never changes what is deployed, and the role deploys the pinned staple with stapling forced on.
+  - Freezing again replaces a pin only with a staple that is not worse (not older and not expiring
+    earlier). Re-up a pin before it expires by freezing again with O(source=fetch).
+  - O(state=thawed) removes the pin (and the pinned file) and notes the thaw in C(state.json);
+    the next refresh updates the certificate again.
+  - O(metrics_path) rewrites the Prometheus textfile (C(ocsp_staple_frozen) and the staple times)
+    for every certificate in O(certificates) without asking the CA.
+version_added: "0.1.0"
+author: ocsp-stapling maintainers
+extends_documentation_fragment:
+  - ocsp_staple.certificates
+options:
+  certificates:
+    description:
+      - The certificates of the store. Required for O(state=frozen) (each pin is validated against its
+        certificate); optional for O(state=thawed) (used for the metrics only).
+  store:
+    description: Directory of the central store.
+    type: path
+    required: true
+  state:
+    description: C(frozen) pins a staple, C(thawed) removes the pin.
+    type: str
+    choices: [frozen, thawed]
+    default: frozen
+  names:
+    description:
+      - Certificate names to freeze or thaw. Default - every entry of O(certificates) (freeze), every
+        frozen certificate in the store (thaw).
+    type: list
+    elements: str
+  reason:
+    description: Why (recorded in C(pin.json)); required for O(state=frozen), recorded in C(state.json) on thaw.
+    type: str
+  who:
+    description:
+      - Who freezes, recorded in C(pin.json). Default - C(SUDO_USER), C(USER) or C(LOGNAME) of the module's
+        environment on the central host, with its host name. The playbooks pass the controller's user and host.
+    type: str
+  source:
+    description: C(fetch) asks the CA for the longest-lived valid answer; C(current) pins the current staple.
+    type: str
+    choices: [fetch, current]
+    default: fetch
+  attempts:
+    description: Answers to ask for per certificate with O(source=fetch).
+    type: int
+    default: 10
+  timeout:
+    description: Time limit of one attempt (seconds or a duration like C(10s)).
+    type: str
+    default: "10s"
+  deadline:
+    description: Time limit of the whole freeze, all certificates and attempts included.
+    type: str
+    default: "120s"
+  min_remaining:
+    description: Least effective lifetime (min(nextUpdate, signer notAfter)) a staple must have left to be pinned.
+    type: str
+    default: "4h"
+  critical_remaining:
+    description: The metrics mark a certificate failed when its deployed staple has less than this left.
+    type: str
+    default: "6h"
+  clock_skew:
+    description: Tolerated clock difference for thisUpdate and the signer's notBefore.
+    type: str
+    default: "5m"
+  proxy:
+    description: HTTP(S) proxy URL for the responder requests (else the usual proxy environment variables).
+    type: str
+  metrics_path:
+    description: Rewrite this Prometheus textfile after the change; not in check mode.
+    type: path
+attributes:
+  check_mode:
+    support: full
+    description: Fetches and validates, reports what would be pinned or thawed, writes nothing.
+  diff_mode:
+    support: full
+    description: The pin before and after (who, when, why, source, sha256, thisUpdate, nextUpdate, effective expiry).
+  idempotent:
+    support: partial
+    description:
+      - Thawing twice, or freezing again when no better staple comes back, changes nothing.
+      - A second freeze with O(source=fetch) pins a newer answer when the CA returns one (that is the re-up).
+requirements:
+  - requests (O(source=fetch))
+  - cryptography >= 36.0
+  - prometheus_client (only with O(metrics_path))
+seealso:
+  - module: ocsp_response
+  - module: ocsp_store_info
+  - module: ocsp_switch
+"""
+
+EXAMPLES = r"""
+- name: Freeze every certificate on the longest-lived valid answer of the CA
+  ocsp_freeze:
+    store: /var/lib/ocsp-stapling
+    certificates:
+      - name: www.example.org
+        certificate: /etc/ssl/www.example.org/fullchain.pem
+    reason: "CA responder signs with an expiring certificate (INC-2015-0820)"
+    attempts: 20
+    deadline: 5m
+
+- name: Pin today's known-good staple of one certificate
+  ocsp_freeze:
+    store: /var/lib/ocsp-stapling
+    certificates: "{{ ocsp_stapling_certificates }}"
+    names: [www.example.org]
+    source: current
+    reason: "responder returns tryLater"
+
+- name: Thaw everything
+  ocsp_freeze:
+    store: /var/lib/ocsp-stapling
+    state: thawed
+    reason: "CA fixed its responder"
+"""
+
+RETURN = r"""
+certificates:
+  description: One result per selected certificate.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The certificate's store name.
+      type: str
+    action:
+      description: pinned, replaced, kept (the pin is as good or better), thawed, not_frozen or failed.
+      type: str
+      sample: pinned
+    changed:
+      description: True when the pin was written or removed (or would be, in check mode).
+      type: bool
+    failed:
+      description: True when nothing valid could be pinned (or the pin could not be removed).
+      type: bool
+    message:
+      description: One summary line.
+      type: str
+      sample: "www.example.org: frozen, expires 2026-03-08T11:59:00Z (167 h left)"
+    pin:
+      description: The pin record after the task (C(pin.json)), null when thawed.
+      type: dict
+    attempts:
+      description: The attempts of O(source=fetch) - number, at, url, outcome, reason, codes.
+      type: list
+      elements: dict
+diff:
+  description: Per certificate name, the pin before and after (null when not frozen).
+  returned: always
+  type: dict
+"""
+
+import datetime
+import os
+import socket
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.ocsp_staple.compat import UTC
+from ansible.module_utils.ocsp_staple.errors import OcspStapleError
+from ansible.module_utils.ocsp_staple.freeze import freeze, operator, thaw
+from ansible.module_utils.ocsp_staple.refresh import CERTIFICATE_OPTIONS, RefreshOptions, parse_certificates
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "certificates": {"type": "list", "elements": "dict", "options": CERTIFICATE_OPTIONS},
+            "store": {"type": "path", "required": True},
+            "state": {"type": "str", "choices": ["frozen", "thawed"], "default": "frozen"},
+            "names": {"type": "list", "elements": "str"},
+            "reason": {"type": "str"},
+            "who": {"type": "str"},
+            "source": {"type": "str", "choices": ["fetch", "current"], "default": "fetch"},
+            "attempts": {"type": "int", "default": 10},
+            "timeout": {"type": "str", "default": "10s"},
+            "deadline": {"type": "str", "default": "120s"},
+            "min_remaining": {"type": "str", "default": "4h"},
+            "critical_remaining": {"type": "str", "default": "6h"},
+            "clock_skew": {"type": "str", "default": "5m"},
+            "proxy": {"type": "str"},
+            "metrics_path": {"type": "path"},
+        },
+        required_if=[("state", "frozen", ("certificates", "reason"))],
+        supports_check_mode=True,
+    )
+    p = module.params
+    who = p["who"] or operator(os.environ, socket.gethostname())
+    clock = lambda: datetime.datetime.now(UTC)  # noqa: E731
+    try:
+        specs = parse_certificates(p["certificates"] or [])
+        options = RefreshOptions.from_params(
+            {
+                k: p[k]
+                for k in (
+                    "attempts",
+                    "timeout",
+                    "deadline",
+                    "min_remaining",
+                    "critical_remaining",
+                    "clock_skew",
+                    "proxy",
+                    "metrics_path",
+                )
+            },
+            check_mode=module.check_mode,
+        )
+        if p["state"] == "frozen":
+            outcome = freeze(
+                specs,
+                p["store"],
+                options,
+                reason=p["reason"],
+                who=who,
+                source=p["source"],
+                names=p["names"],
+                clock=clock,
+            )
+        else:
+            outcome = thaw(
+                p["store"], options, who=who, reason=p["reason"], names=p["names"], certificates=specs, clock=clock
+            )
+    except OcspStapleError as exc:
+        module.fail_json(msg=str(exc))
+    result = {
+        "changed": outcome.changed,
+        "certificates": outcome.as_dict()["certificates"],
+        "diff": outcome.diff(),
+    }
+    if outcome.failed:
+        module.fail_json(msg="; ".join(outcome.failures), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

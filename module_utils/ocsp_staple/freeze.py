@@ -1,0 +1,511 @@
+"""Emergency controls: freeze (pin a known-good staple), thaw, and the audited disable switch.
+
+The 2015 workaround as one call (DESIGN.md, "Emergency controls"):
+
+* **freeze** obtains a staple and pins it: ``source="fetch"`` asks the CA up to
+  ``attempts`` times inside the ``deadline`` with the refresh run's own machinery
+  (:class:`refresh.Asker`: the same fetch, validation and retry) and takes the valid answer
+  with the latest effective expiry; ``source="current"`` takes today's ``current.der``,
+  judged again by :func:`policy.validate`. Fail closed: nothing valid, nothing pinned.
+  The pin is ``<store>/<name>/pin.json`` (the Pin contract of store.py: a JSON object whose
+  ``staple`` names the pinned file) plus the pinned file ``pinned-<sha256 prefix>.der``:
+  the staple is written first, then pin.json (atomically), then the old pinned file is
+  removed, so a reader sees one consistent pin at any time.
+* **re-freezing** replaces a pin only with a staple that is not worse (refresh.better: not
+  older, not expiring earlier, newer in one of them); that is how a pin is re-upped before
+  it expires: freeze again with ``source="fetch"``.
+* **thaw** removes pin.json and the pinned file and notes the thaw in state.json.
+* **disable / enable** (:func:`set_switch`) record or remove the audited switch
+  ``<store>/stapling.json`` that ``store.switch_for`` reads and the plan obeys, so a stapling
+  switched off in an emergency stays off through later scheduled runs until enabled again.
+  Disabling a Must-Staple certificate is refused by ``plan.decide`` unless forced.
+
+Time comes in as ``clock``; who did it comes in as ``who`` (see :func:`operator`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import hashlib
+import os
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .certs import CertPair, iso, load_pair
+from .compat import require_aware
+from .errors import InputError, OcspStapleError, StoreError
+from .fetch import Fetcher, check_url
+from .fsutil import atomic_write, locked
+from .plan import decide
+from .policy import Verdict
+from .refresh import (
+    Asker,
+    Attempt,
+    CertificateSpec,
+    Clock,
+    RefreshOptions,
+    RunResult,
+    asker,
+    better,
+    responder_url,
+    run,
+)
+from .store import FILE_MODE, PIN, SWITCH, Pin, Store, check_name, json_bytes, read_switch
+
+STATES = ("frozen", "thawed")
+SOURCES = ("fetch", "current")
+PIN_VERSION = 1
+SWITCH_VERSION = 1
+#: The staple facts kept in pin.json and shown in the diff.
+PIN_FACTS = ("this_update", "next_update", "produced_at", "expires_at", "signer", "signer_not_after", "status")
+
+
+def operator(environ: Mapping[str, str], host: str | None = None) -> str:
+    """Who runs the command: ``SUDO_USER``, else ``USER``, else ``LOGNAME`` (``unknown``), ``@host`` when known."""
+    user = environ.get("SUDO_USER") or environ.get("USER") or environ.get("LOGNAME") or "unknown"
+    return f"{user}@{host}" if host else user
+
+
+def pin_summary(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What the diff and the previous-pin note show of a pin record: who, when, why, source, staple facts."""
+    if record is None:
+        return None
+    facts = record.get("facts") or {}
+    return {
+        "who": record.get("who"),
+        "when": record.get("when"),
+        "why": record.get("why"),
+        "source": record.get("source"),
+        "sha256": record.get("sha256"),
+        **{key: facts.get(key) for key in ("this_update", "next_update", "expires_at")},
+    }
+
+
+@dataclass
+class FreezeCertResult:
+    """One certificate's outcome: pinned, replaced, kept, thawed, not_frozen or failed."""
+
+    name: str
+    action: str = "kept"
+    changed: bool = False
+    failed: bool = False
+    message: str = ""
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    pin: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "action": self.action,
+            "changed": self.changed,
+            "failed": self.failed,
+            "message": self.message,
+            "pin": self.pin,
+            "attempts": [a.as_dict() for a in self.attempts],
+        }
+
+
+@dataclass
+class FreezeResult:
+    certificates: list[FreezeCertResult]
+    metrics: RunResult | None = None
+
+    @property
+    def changed(self) -> bool:
+        return any(r.changed for r in self.certificates)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.failed for r in self.certificates)
+
+    @property
+    def failures(self) -> list[str]:
+        return [r.message for r in self.certificates if r.failed]
+
+    def diff(self) -> dict[str, dict[str, Any]]:
+        return {
+            "before": {r.name: r.before for r in self.certificates},
+            "after": {r.name: r.after for r in self.certificates},
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "changed": self.changed,
+            "failed": self.failed,
+            "certificates": [r.as_dict() for r in self.certificates],
+        }
+
+
+def _select(specs: Sequence[CertificateSpec], names: Sequence[str] | None) -> list[CertificateSpec]:
+    if names is None:
+        return list(specs)
+    by_name = {spec.name: spec for spec in specs}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise InputError(
+            f"names: {', '.join(missing)} not among the certificates ({', '.join(by_name) or 'none given'})"
+        )
+    return [by_name[check_name(n)] for n in dict.fromkeys(names)]
+
+
+def _pinned_file(data: bytes) -> str:
+    return f"pinned-{hashlib.sha256(data).hexdigest()[:16]}.der"
+
+
+class _Freezer:
+    def __init__(self, store: Store, asking: Asker, *, reason: str, source: str, who: str) -> None:
+        self.store = store
+        self.ask = asking
+        self.reason = reason
+        self.source = source
+        self.who = who
+
+    def one(self, spec: CertificateSpec) -> FreezeCertResult:
+        result = FreezeCertResult(spec.name)
+        try:
+            self._one(spec, result)
+        except OcspStapleError as exc:
+            result.action, result.failed, result.changed = "failed", True, False
+            result.message = f"{spec.name}: not frozen: {exc}"
+        return result
+
+    def _candidate(self, spec: CertificateSpec, pair: CertPair, result: FreezeCertResult) -> tuple[Verdict, bytes]:
+        """The staple to pin, judged valid now; InputError (fail closed) when there is none."""
+        name = spec.name
+        if self.source == "current":
+            data = self.store.read_current(name)
+            if data is None:
+                raise InputError(f"no current.der in {self.store.path(name)} to pin (use source fetch)")
+            verdict = self.ask.judge(data, pair, name)
+            if verdict is None or not verdict.valid:
+                why = verdict.summary() if verdict is not None else "unreadable"
+                raise InputError(f"current.der is not a valid staple now, refusing to pin it: {why}")
+            return verdict, data
+        url = responder_url(spec, pair)
+        if url is None:
+            raise InputError(f"no OCSP URL in {pair.subject} and no responder_url: nothing to fetch")
+        check_url(url)
+        collected = self.ask.collect(pair, url, name)
+        result.attempts = collected.attempts
+        best = collected.best
+        if best is None:
+            reasons = ", ".join(a.reason for a in collected.attempts) or "no attempt within the deadline"
+            raise InputError(f"no valid answer from {url} in {len(collected.attempts)} attempts ({reasons})")
+        return best
+
+    def _one(self, spec: CertificateSpec, result: FreezeCertResult) -> None:
+        name = spec.name
+        pair = load_pair(spec.certificate, spec.issuer)
+        verdict, data = self._candidate(spec, pair, result)
+        if self.ask.options.check_mode:
+            self._decide(name, pair, verdict, data, result, write=False)
+            return
+        with self.store.lock(name, timeout=self.ask.options.lock_timeout):
+            self._decide(name, pair, verdict, data, result, write=True)
+
+    def _decide(
+        self, name: str, pair: CertPair, verdict: Verdict, data: bytes, result: FreezeCertResult, *, write: bool
+    ) -> None:
+        pin = self.store.read_pin(name)
+        result.before = pin_summary(pin.record) if pin is not None else None
+        left = f"expires {iso(verdict.facts.expires_at)}"
+        if pin is not None and pin.staple is not None:
+            pinned = self.ask.judge(pin.staple, pair, name)
+            if pin.staple == data or not better(verdict, pinned):
+                result.action, result.after, result.pin = "kept", result.before, pin.record
+                if pin.staple == data:
+                    result.message = f"{name}: already frozen with this staple, {left}"
+                else:
+                    kept = iso(pinned.facts.expires_at) if pinned is not None else "?"
+                    result.message = (
+                        f"{name}: kept the pin (expires {kept}, pinned by {pin.record.get('who')}): "
+                        f"the {self.source} staple ({left}) is not better"
+                    )
+                return
+        record = self._record(name, verdict, data, pin)
+        result.action = "pinned" if pin is None else "replaced"
+        result.changed = True
+        result.pin = record
+        result.after = pin_summary(record)
+        remaining = verdict.facts.remaining_seconds or 0
+        result.message = f"{name}: {'frozen' if pin is None else 'pin replaced'}, {left} ({remaining // 3600} h left)"
+        if write:
+            self._write(name, data, record, pin)
+
+    def _record(self, name: str, verdict: Verdict, data: bytes, previous: Pin | None) -> dict[str, Any]:
+        now = self.ask.now()
+        facts = verdict.facts.as_dict()
+        record: dict[str, Any] = {
+            "version": PIN_VERSION,
+            "name": name,
+            "staple": _pinned_file(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "who": self.who,
+            "when": iso(now),
+            "why": self.reason,
+            "source": self.source,
+            "facts": {key: facts.get(key) for key in PIN_FACTS},
+            "frozen_since": (previous.record.get("frozen_since") if previous is not None else None) or iso(now),
+            "previous": pin_summary(previous.record) if previous is not None else None,
+        }
+        return record
+
+    def _write(self, name: str, data: bytes, record: dict[str, Any], previous: Pin | None) -> None:
+        directory = self.store.ensure(name)
+        atomic_write(os.path.join(directory, record["staple"]), data, mode=FILE_MODE)
+        atomic_write(os.path.join(directory, PIN), json_bytes(record), mode=FILE_MODE)
+        if previous is not None and previous.staple_file != record["staple"]:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(directory, previous.staple_file))
+
+
+def _observe(
+    certificates: Sequence[CertificateSpec], store: Store, options: RefreshOptions, clock: Clock
+) -> RunResult | None:
+    """The metrics textfile after a freeze or thaw: a refresh run that asks nobody (``offline``)."""
+    if not options.metrics_path or options.check_mode or not certificates:
+        return None
+    return run(certificates, store, dataclasses.replace(options, offline=True), clock=clock)
+
+
+def freeze(
+    certificates: Sequence[CertificateSpec],
+    store: str | Store,
+    options: RefreshOptions,
+    *,
+    reason: str,
+    who: str,
+    source: str = "fetch",
+    names: Sequence[str] | None = None,
+    clock: Clock,
+    fetcher: Fetcher | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> FreezeResult:
+    """Pin a valid staple for each selected certificate (all of ``certificates`` by default).
+
+    Certificates are frozen one after another, sharing one ``deadline``. With
+    ``options.metrics_path`` the Prometheus textfile is rewritten for every certificate.
+    """
+    if not reason or not reason.strip():
+        raise InputError("reason: required to freeze (it is recorded in pin.json), got an empty reason")
+    if source not in SOURCES:
+        raise InputError(f"source: expected one of {', '.join(SOURCES)}, got {source!r}")
+    if not who:
+        raise InputError("who: required (see freeze.operator)")
+    the_store = store if isinstance(store, Store) else Store(store)
+    selected = _select(certificates, names)
+    with asker(options, clock=clock, fetcher=fetcher, monotonic=monotonic, sleep=sleep, rng=rng) as asking:
+        freezer = _Freezer(the_store, asking, reason=reason.strip(), source=source, who=who)
+        results = [freezer.one(spec) for spec in selected]
+    return FreezeResult(results, _observe(certificates, the_store, options, clock))
+
+
+def thaw(
+    store: str | Store,
+    options: RefreshOptions,
+    *,
+    who: str,
+    reason: str | None = None,
+    names: Sequence[str] | None = None,
+    certificates: Sequence[CertificateSpec] = (),
+    clock: Clock,
+) -> FreezeResult:
+    """Remove the pins of ``names`` (default every frozen certificate in the store).
+
+    Automatic updates resume with the next refresh. The thaw (who, when, why, the pin it
+    removed) is noted in state.json under ``thawed``.
+    """
+    the_store = store if isinstance(store, Store) else Store(store)
+    from .store import names as store_names
+
+    chosen = [check_name(n) for n in names] if names is not None else store_names(the_store.root)
+    results = []
+    for name in chosen:
+        result = FreezeCertResult(name)
+        try:
+            _thaw_one(the_store, name, result, options, who=who, reason=reason, clock=clock)
+        except OcspStapleError as exc:
+            result.action, result.failed = "failed", True
+            result.message = f"{name}: not thawed: {exc}"
+        if names is not None or result.action != "not_frozen":
+            results.append(result)
+    return FreezeResult(results, _observe(certificates, the_store, options, clock))
+
+
+def _thaw_one(
+    store: Store,
+    name: str,
+    result: FreezeCertResult,
+    options: RefreshOptions,
+    *,
+    who: str,
+    reason: str | None,
+    clock: Clock,
+) -> None:
+    pin = store.read_pin(name)
+    if pin is None:
+        result.action, result.message = "not_frozen", f"{name}: not frozen"
+        return
+    result.before = pin_summary(pin.record)
+    result.action, result.changed = "thawed", True
+    result.message = (
+        f"{name}: thawed (pinned {pin.record.get('when')} by {pin.record.get('who')}: {pin.record.get('why')}); "
+        "the next refresh updates it again"
+    )
+    if options.check_mode:
+        return
+    with store.lock(name, timeout=options.lock_timeout):
+        pin = store.read_pin(name)
+        if pin is None:  # thawed meanwhile by another run
+            result.action, result.changed, result.message = "not_frozen", False, f"{name}: not frozen"
+            return
+        directory = store.path(name)
+        os.unlink(os.path.join(directory, PIN))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(directory, pin.staple_file))
+        try:
+            state = store.read_state(name)
+        except StoreError:
+            state = {}
+        now = require_aware(clock(), "clock()")
+        state.pop("version", None)
+        state["frozen"] = False
+        state["thawed"] = {"who": who, "when": iso(now), "why": reason, "pin": pin_summary(pin.record)}
+        store.write_state(name, state)
+
+
+# --- the disable switch ---------------------------------------------------------------------
+
+
+@dataclass
+class SwitchResult:
+    changed: bool
+    message: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+def set_switch(
+    root: str,
+    *,
+    enabled: bool,
+    who: str,
+    now: _dt.datetime,
+    reason: str | None = None,
+    names: Sequence[str] | None = None,
+    certificates: Sequence[CertificateSpec] = (),
+    force_disable_must_staple: bool = False,
+    check_mode: bool = False,
+    lock_timeout: float = 120.0,
+) -> SwitchResult:
+    """Record (``enabled=False``) or remove (``enabled=True``) the disable switch in ``<root>/stapling.json``.
+
+    ``names`` None means every certificate. Disabling needs a ``reason``; each of
+    ``certificates`` the switch covers is loaded and judged by ``plan.decide``, which refuses a
+    Must-Staple certificate unless ``force_disable_must_staple`` (the consent is recorded).
+    Nothing is written when the switch already says so (``changed`` False).
+    """
+    require_aware(now, "now")
+    root = os.path.abspath(root)
+    chosen = [check_name(n) for n in names] if names is not None else None
+    if not enabled:
+        if not reason or not reason.strip():
+            raise InputError("reason: required to disable stapling (it is recorded in stapling.json)")
+        covered = [s for s in certificates if chosen is None or s.name in chosen]
+        for spec in covered:
+            pair = load_pair(spec.certificate, spec.issuer)
+            decide(
+                spec.name,
+                enabled=False,
+                frozen=False,
+                has_responder=bool(responder_url(spec, pair)),
+                must_staple=pair.must_staple,
+                force_disable_must_staple=force_disable_must_staple,
+            )
+    path = os.path.join(root, SWITCH)
+    context = contextlib.nullcontext() if check_mode else _switch_lock(root, lock_timeout)
+    with context:
+        before = read_switch(root)
+        after = _switched(
+            before, enabled=enabled, names=chosen, who=who, now=now, reason=reason, force=force_disable_must_staple
+        )
+        changed = after != _without_version(before)
+        if changed and not check_mode:
+            if after:
+                atomic_write(path, json_bytes({"version": SWITCH_VERSION, **after}), mode=FILE_MODE)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+    scope = "every certificate" if chosen is None else ", ".join(chosen)
+    if enabled:
+        message = f"stapling enabled again for {scope}" if changed else f"stapling was not switched off for {scope}"
+    else:
+        message = f"stapling switched off for {scope}" if changed else f"stapling already switched off for {scope}"
+    return SwitchResult(changed, message, _without_version(before), _without_version(after))
+
+
+@contextlib.contextmanager
+def _switch_lock(root: str, timeout: float) -> Any:
+    try:
+        os.makedirs(root, mode=0o755, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"store {root}: cannot create: {exc.strerror or exc}") from None
+    with locked(os.path.join(root, ".stapling.lock"), timeout=timeout):
+        yield
+
+
+def _without_version(switch: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in switch.items() if k != "version"}
+
+
+def _switched(
+    switch: dict[str, Any],
+    *,
+    enabled: bool,
+    names: list[str] | None,
+    who: str,
+    now: _dt.datetime,
+    reason: str | None,
+    force: bool,
+) -> dict[str, Any]:
+    """The switch after the change (``{}``: nothing switched off, the file goes)."""
+    current = _without_version(switch)
+    everything = current.get("all") if isinstance(current.get("all"), dict) else None
+    per_name = dict(current.get("certificates") or {})
+    if enabled:
+        if names is None:
+            return {}
+        if everything is not None:
+            raise InputError(
+                f"stapling is switched off for every certificate ({everything.get('who')}, {everything.get('when')}: "
+                f"{everything.get('why')}); enable every certificate (no names), then disable the ones to keep off"
+            )
+        for name in names:
+            per_name.pop(name, None)
+    else:
+        record = {"who": who, "when": iso(now), "why": (reason or "").strip(), "force_disable_must_staple": force}
+
+        def keep(old: Any) -> bool:
+            return isinstance(old, dict) and (bool(old.get("force_disable_must_staple")) or not force)
+
+        if names is None:
+            everything = everything if keep(everything) else record
+        else:
+            for name in names:
+                per_name[name] = per_name[name] if keep(per_name.get(name)) else record
+    out: dict[str, Any] = {}
+    if everything is not None:
+        out["all"] = everything
+    if per_name:
+        out["certificates"] = per_name
+    return out
