@@ -185,7 +185,7 @@ class _Freezer:
                 raise InputError(f"no current.der in {self.store.path(name)} to pin (use source fetch)")
             verdict = self.ask.judge(data, pair, name)
             if verdict is None or not verdict.valid:
-                why = verdict.summary() if verdict is not None else "unreadable"
+                why = f"({', '.join(verdict.codes)}) {verdict.summary()}" if verdict is not None else "unreadable"
                 raise InputError(f"current.der is not a valid staple now, refusing to pin it: {why}")
             return verdict, data
         url = responder_url(spec, pair)
