@@ -11,6 +11,8 @@ the package ``ocsp_staple`` from there: the same copy of the code the modules us
   verdict dict of ``policy.validate`` (valid, problems, codes and every fact)
 - ``certificates | ocsp_stapling_plan(slurped_pems, store_certificates, enabled=, force_disable_must_staple=)``
   -> ``{name: {stapled, reason}}`` from ``plan.plan`` (refuses unsafe configurations)
+- ``who | ocsp_operator`` -> ``who`` when set, else the controller's ``user@host`` (``freeze.operator``:
+  SUDO_USER, USER or LOGNAME), for the audit records of the emergency commands
 
 A filter error is an ``AnsibleFilterError`` naming the filter and the input.
 """
@@ -21,6 +23,7 @@ import base64
 import binascii
 import datetime as _dt
 import os
+import socket
 import sys
 from typing import Any
 
@@ -30,7 +33,7 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _MODULE_UTILS not in sys.path:
     sys.path.insert(0, _MODULE_UTILS)
 
-from ocsp_staple import certs, plan  # noqa: E402
+from ocsp_staple import certs, freeze, plan  # noqa: E402
 from ocsp_staple.durations import parse_duration  # noqa: E402
 from ocsp_staple.errors import OcspStapleError  # noqa: E402
 from ocsp_staple.policy import DEFAULT_CLOCK_SKEW, validate  # noqa: E402
@@ -142,6 +145,13 @@ def ocsp_stapling_plan(
         raise AnsibleFilterError(str(exc)) from None
 
 
+def ocsp_operator(who: Any = None) -> str:
+    """``who`` when it is a non-empty string, else the controller's user and host (filters run on the controller)."""
+    if isinstance(who, str) and who.strip():
+        return who.strip()
+    return freeze.operator(os.environ, socket.gethostname())
+
+
 def _now(value: str | _dt.datetime | None, filter_name: str) -> _dt.datetime:
     if value is None:
         return _dt.datetime.now(_dt.UTC)
@@ -160,7 +170,7 @@ def _now(value: str | _dt.datetime | None, filter_name: str) -> _dt.datetime:
 
 
 class FilterModule:
-    """ocsp_urls, ocsp_must_staple, ocsp_staple_verdict, ocsp_stapling_plan."""
+    """ocsp_urls, ocsp_must_staple, ocsp_staple_verdict, ocsp_stapling_plan, ocsp_operator."""
 
     def filters(self) -> dict[str, Any]:
         return {
@@ -168,4 +178,5 @@ class FilterModule:
             "ocsp_must_staple": ocsp_must_staple,
             "ocsp_staple_verdict": ocsp_staple_verdict,
             "ocsp_stapling_plan": ocsp_stapling_plan,
+            "ocsp_operator": ocsp_operator,
         }
