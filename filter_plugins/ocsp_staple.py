@@ -23,7 +23,6 @@ import base64
 import binascii
 import datetime as _dt
 import os
-import socket
 import sys
 from typing import Any
 
@@ -149,7 +148,7 @@ def ocsp_operator(who: Any = None) -> str:
     """``who`` when it is a non-empty string, else the controller's user and host (filters run on the controller)."""
     if isinstance(who, str) and who.strip():
         return who.strip()
-    return freeze.operator(os.environ, socket.gethostname())
+    return freeze.local_operator()
 
 
 def _now(value: str | _dt.datetime | None, filter_name: str) -> _dt.datetime:

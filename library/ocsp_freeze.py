@@ -149,7 +149,9 @@ certificates:
       description: The certificate's store name.
       type: str
     action:
-      description: pinned, replaced, kept (the pin is as good or better), thawed, not_frozen or failed.
+      description:
+        - pinned, replaced, kept (the pin is as good or better), not_applicable (no OCSP URL),
+          thawed, not_frozen or failed.
       type: str
       sample: pinned
     changed:
@@ -176,13 +178,11 @@ diff:
 """
 
 import datetime
-import os
-import socket
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.freeze import freeze, operator, thaw
+from ansible.module_utils.ocsp_staple.freeze import freeze, local_operator, thaw
 from ansible.module_utils.ocsp_staple.refresh import CERTIFICATE_OPTIONS, RefreshOptions, parse_certificates
 
 
@@ -209,7 +209,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     p = module.params
-    who = p["who"] or operator(os.environ, socket.gethostname())
+    who = p["who"] or local_operator()
     clock = lambda: datetime.datetime.now(UTC)  # noqa: E731
     try:
         specs = parse_certificates(p["certificates"] or [])

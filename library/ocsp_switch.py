@@ -91,13 +91,11 @@ diff:
 """
 
 import datetime
-import os
-import socket
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.freeze import operator, set_switch
+from ansible.module_utils.ocsp_staple.freeze import local_operator, set_switch
 from ansible.module_utils.ocsp_staple.refresh import CERTIFICATE_OPTIONS, parse_certificates
 
 
@@ -120,7 +118,7 @@ def main() -> None:
         outcome = set_switch(
             p["store"],
             enabled=p["state"] == "enabled",
-            who=p["who"] or operator(os.environ, socket.gethostname()),
+            who=p["who"] or local_operator(),
             now=datetime.datetime.now(UTC),
             reason=p["reason"],
             names=p["names"],

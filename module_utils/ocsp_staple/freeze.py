@@ -52,6 +52,7 @@ from .refresh import (
     RunResult,
     asker,
     better,
+    judge,
     responder_url,
     run,
 )
@@ -65,10 +66,25 @@ SWITCH_VERSION = 1
 PIN_FACTS = ("this_update", "next_update", "produced_at", "expires_at", "signer", "signer_not_after", "status")
 
 
-def operator(environ: Mapping[str, str], host: str | None = None) -> str:
-    """Who runs the command: ``SUDO_USER``, else ``USER``, else ``LOGNAME`` (``unknown``), ``@host`` when known."""
-    user = environ.get("SUDO_USER") or environ.get("USER") or environ.get("LOGNAME") or "unknown"
+def operator(environ: Mapping[str, str], host: str | None = None, *, account: str | None = None) -> str:
+    """Who runs the command: ``SUDO_USER``, else ``USER``, else ``LOGNAME``, else ``account`` (the
+    process's login name, for environments without those variables), else ``unknown``; ``@host`` when known.
+    """
+    user = environ.get("SUDO_USER") or environ.get("USER") or environ.get("LOGNAME") or account or "unknown"
     return f"{user}@{host}" if host else user
+
+
+def local_operator() -> str:
+    """:func:`operator` of this process: its environment, host name and login name (for the edges:
+    the modules on the central host, the filter on the controller)."""
+    import pwd
+    import socket
+
+    try:
+        account: str | None = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        account = None
+    return operator(os.environ, socket.gethostname(), account=account)
 
 
 def pin_summary(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -88,7 +104,7 @@ def pin_summary(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 @dataclass
 class FreezeCertResult:
-    """One certificate's outcome: pinned, replaced, kept, thawed, not_frozen or failed."""
+    """One certificate's outcome: pinned, replaced, kept, not_applicable, thawed, not_frozen or failed."""
 
     name: str
     action: str = "kept"
@@ -160,7 +176,8 @@ def _pinned_file(data: bytes) -> str:
 
 
 class _Freezer:
-    def __init__(self, store: Store, asking: Asker, *, reason: str, source: str, who: str) -> None:
+    def __init__(self, store: Store, asking: Asker, *, reason: str, source: str, who: str, explicit: bool) -> None:
+        self.explicit = explicit
         self.store = store
         self.ask = asking
         self.reason = reason
@@ -203,6 +220,11 @@ class _Freezer:
     def _one(self, spec: CertificateSpec, result: FreezeCertResult) -> None:
         name = spec.name
         pair = load_pair(spec.certificate, spec.issuer)
+        if not self.explicit and not pair.must_staple and responder_url(spec, pair) is None:
+            # Freezing "everything": a certificate without OCSP has nothing to pin (stapling is off for it).
+            result.action = "not_applicable"
+            result.message = f"{name}: no OCSP URL in the certificate and no responder_url: nothing to pin"
+            return
         verdict, data = self._candidate(spec, pair, result)
         if self.ask.options.check_mode:
             self._decide(name, pair, verdict, data, result, write=False)
@@ -293,6 +315,9 @@ def freeze(
 ) -> FreezeResult:
     """Pin a valid staple for each selected certificate (all of ``certificates`` by default).
 
+    Without ``names``, a certificate without an OCSP URL (and not Must-Staple) is
+    ``not_applicable``; named explicitly, it fails.
+
     Certificates are frozen one after another, sharing one ``deadline``. With
     ``options.metrics_path`` the Prometheus textfile is rewritten for every certificate.
     """
@@ -305,7 +330,7 @@ def freeze(
     the_store = store if isinstance(store, Store) else Store(store)
     selected = _select(certificates, names)
     with asker(options, clock=clock, fetcher=fetcher, monotonic=monotonic, sleep=sleep, rng=rng) as asking:
-        freezer = _Freezer(the_store, asking, reason=reason.strip(), source=source, who=who)
+        freezer = _Freezer(the_store, asking, reason=reason.strip(), source=source, who=who, explicit=names is not None)
         results = [freezer.one(spec) for spec in selected]
     return FreezeResult(results, _observe(certificates, the_store, options, clock))
 
@@ -323,17 +348,21 @@ def thaw(
     """Remove the pins of ``names`` (default every frozen certificate in the store).
 
     Automatic updates resume with the next refresh. The thaw (who, when, why, the pin it
-    removed) is noted in state.json under ``thawed``.
+    removed) is noted in state.json under ``thawed``. When the certificate is among
+    ``certificates`` and its pinned staple is valid and better than ``current.der`` by the
+    selection rule (refresh.better), it becomes ``current.der``: a thaw never trades the
+    served staple down to an older or invalid one while the CA may still misbehave.
     """
     the_store = store if isinstance(store, Store) else Store(store)
     from .store import names as store_names
 
     chosen = [check_name(n) for n in names] if names is not None else store_names(the_store.root)
+    specs = {spec.name: spec for spec in certificates}
     results = []
     for name in chosen:
         result = FreezeCertResult(name)
         try:
-            _thaw_one(the_store, name, result, options, who=who, reason=reason, clock=clock)
+            _thaw_one(the_store, name, result, options, who=who, reason=reason, clock=clock, spec=specs.get(name))
         except OcspStapleError as exc:
             result.action, result.failed = "failed", True
             result.message = f"{name}: not thawed: {exc}"
@@ -351,6 +380,7 @@ def _thaw_one(
     who: str,
     reason: str | None,
     clock: Clock,
+    spec: CertificateSpec | None,
 ) -> None:
     pin = store.read_pin(name)
     if pin is None:
@@ -369,6 +399,8 @@ def _thaw_one(
         if pin is None:  # thawed meanwhile by another run
             result.action, result.changed, result.message = "not_frozen", False, f"{name}: not frozen"
             return
+        now = require_aware(clock(), "clock()")
+        promoted = _promote(store, name, pin, spec, options, now=now) if spec is not None else False
         directory = store.path(name)
         os.unlink(os.path.join(directory, PIN))
         with contextlib.suppress(FileNotFoundError):
@@ -377,11 +409,32 @@ def _thaw_one(
             state = store.read_state(name)
         except StoreError:
             state = {}
-        now = require_aware(clock(), "clock()")
         state.pop("version", None)
         state["frozen"] = False
-        state["thawed"] = {"who": who, "when": iso(now), "why": reason, "pin": pin_summary(pin.record)}
+        state["thawed"] = {
+            "who": who,
+            "when": iso(now),
+            "why": reason,
+            "pin": pin_summary(pin.record),
+            "pin_became_current": promoted,
+        }
         store.write_state(name, state)
+        if promoted:
+            result.message += "; the pinned staple, better than current.der, is now current.der"
+
+
+def _promote(
+    store: Store, name: str, pin: Pin, spec: CertificateSpec, options: RefreshOptions, *, now: _dt.datetime
+) -> bool:
+    """Make the pinned staple ``current.der`` when it is valid and better (the caller holds the lock)."""
+    if pin.staple is None:
+        return False
+    pair = load_pair(spec.certificate, spec.issuer)
+    pinned = judge(pin.staple, pair, name, options, now=now)
+    if pinned is None or not better(pinned, judge(store.read_current(name), pair, name, options, now=now)):
+        return False
+    store.write_current(name, pin.staple, this_update=pinned.facts.this_update)
+    return True
 
 
 # --- the disable switch ---------------------------------------------------------------------

@@ -328,6 +328,28 @@ def _full_lived(verdict: Verdict) -> bool:
     return verdict.facts.expires_at is not None and verdict.facts.expires_at == verdict.facts.next_update
 
 
+def judge(
+    data: bytes | None,
+    pair: CertPair,
+    name: str,
+    options: RefreshOptions,
+    *,
+    now: _dt.datetime,
+    cache: dict[bytes, Verdict] | None = None,
+) -> Verdict | None:
+    """policy.validate with the options' thresholds (None for no data); ``cache`` keyed by the bytes."""
+    if data is None:
+        return None
+    if cache is not None and data in cache:
+        return cache[data]
+    verdict = validate(
+        data, pair, now=now, min_remaining=options.min_remaining, clock_skew=options.clock_skew, name=name
+    )
+    if cache is not None:
+        cache[data] = verdict
+    return verdict
+
+
 @dataclass
 class Collected:
     """The answers of one certificate's attempts: every attempt, the valid ones, the rejected ones."""
@@ -376,17 +398,7 @@ class Asker:
         self, data: bytes | None, pair: CertPair, name: str, cache: dict[bytes, Verdict] | None = None
     ) -> Verdict | None:
         """policy.validate at the clock's time; ``cache`` spares judging the same bytes twice for one certificate."""
-        if data is None:
-            return None
-        if cache is not None and data in cache:
-            return cache[data]
-        o = self.options
-        verdict = validate(
-            data, pair, now=self.now(), min_remaining=o.min_remaining, clock_skew=o.clock_skew, name=name
-        )
-        if cache is not None:
-            cache[data] = verdict
-        return verdict
+        return judge(data, pair, name, self.options, now=self.now(), cache=cache)
 
     def backoff(self, number: int) -> bool:
         """Sleep before attempt ``number`` (2, 3, ...); False when the deadline leaves no room."""

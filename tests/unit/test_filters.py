@@ -37,7 +37,19 @@ def b64(data: bytes) -> str:
 
 
 def test_the_plugin_exports_its_filters() -> None:
-    assert set(FILTERS) == {"ocsp_urls", "ocsp_must_staple", "ocsp_staple_verdict", "ocsp_stapling_plan"}
+    assert set(FILTERS) == {
+        "ocsp_urls",
+        "ocsp_must_staple",
+        "ocsp_staple_verdict",
+        "ocsp_stapling_plan",
+        "ocsp_operator",
+    }
+
+
+def test_operator_filter_keeps_a_given_name_else_names_the_controller(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert FILTERS["ocsp_operator"](" alice@ops1 ") == "alice@ops1"
+    monkeypatch.setenv("SUDO_USER", "carol")
+    assert FILTERS["ocsp_operator"]("").startswith("carol@")
 
 
 def _slurped(name: str, pem: bytes) -> dict[str, Any]:

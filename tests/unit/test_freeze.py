@@ -360,3 +360,42 @@ def test_refresh_options_offline_asks_nobody(spec: CertificateSpec, responder: T
     assert (cert.action, cert.valid, cert.attempts) == ("kept", True, [])
     assert responder_stats(responder.url)["requests"] == asked
     assert snapshot(tmp_path) == before
+
+
+def test_thaw_makes_a_better_pinned_staple_current(
+    spec: CertificateSpec, responder: TestResponder, pki: Pki, tmp_path: Path
+) -> None:
+    responder.configure(validity="2d")
+    run([spec], str(tmp_path), options(), clock=lambda: NOW)
+    responder.configure(validity="7d")
+    do_freeze(spec, tmp_path)
+    pinned = (tmp_path / "www" / pin_json(tmp_path)["staple"]).read_bytes()
+    (cert,) = thaw(str(tmp_path), options(), who=WHO, certificates=[spec], clock=lambda: NOW).certificates
+    assert "is now current.der" in cert.message
+    assert (tmp_path / "www" / "current.der").read_bytes() == pinned
+    assert json.loads((tmp_path / "www" / "state.json").read_text())["thawed"]["pin_became_current"] is True
+
+
+def test_thaw_never_trades_current_down_to_a_worse_pin(
+    spec: CertificateSpec, responder: TestResponder, tmp_path: Path
+) -> None:
+    run([spec], str(tmp_path), options(), clock=lambda: NOW)
+    responder.configure(validity="2d")
+    do_freeze(spec, tmp_path)
+    current = (tmp_path / "www" / "current.der").read_bytes()
+    thaw(str(tmp_path), options(), who=WHO, certificates=[spec], clock=lambda: NOW)
+    assert (tmp_path / "www" / "current.der").read_bytes() == current
+
+
+def test_freezing_everything_skips_a_certificate_without_ocsp_but_naming_it_fails(pki: Pki, tmp_path: Path) -> None:
+    leaf = forge.make_leaf(pki.ca, "intranet.example.org", now=NOW, ocsp_url=None)
+    path = tmp_path / "intranet.pem"
+    path.write_bytes(leaf.pem + pki.ca.pem)
+    spec = CertificateSpec("intranet", str(path))
+    (cert,) = freeze([spec], str(tmp_path / "s"), options(), reason="r", who=WHO, clock=lambda: NOW).certificates
+    assert (cert.action, cert.failed) == ("not_applicable", False)
+    (cert,) = freeze(
+        [spec], str(tmp_path / "s"), options(), reason="r", who=WHO, names=["intranet"], clock=lambda: NOW
+    ).certificates
+    assert cert.failed
+    assert "no OCSP URL" in cert.message
