@@ -6,7 +6,12 @@ import importlib
 import sys
 
 #: Benchmark modules, each with main(argv) -> int.
-BENCHMARKS = ["benchmarks.validate_bench", "benchmarks.refresh_bench", "benchmarks.rollout_bench"]
+BENCHMARKS = [
+    "benchmarks.validate_bench",
+    "benchmarks.refresh_bench",
+    "benchmarks.rollout_bench",
+    "benchmarks.freeze_bench",
+]
 
 
 def main() -> int:
