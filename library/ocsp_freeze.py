@@ -61,7 +61,9 @@ options:
     choices: [fetch, current]
     default: fetch
   attempts:
-    description: Answers to ask for per certificate with O(source=fetch).
+    description:
+      - Answers to ask for per certificate with O(source=fetch). Retries back off from 0.25 s doubling to 2 s
+        (faster than the scheduled refresh, an operator is waiting); all certificates are asked concurrently.
     type: int
     default: 10
   timeout:
@@ -182,7 +184,7 @@ import datetime
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.freeze import freeze, local_operator, thaw
+from ansible.module_utils.ocsp_staple.freeze import FREEZE_BACKOFF, FREEZE_BACKOFF_MAX, freeze, local_operator, thaw
 from ansible.module_utils.ocsp_staple.refresh import CERTIFICATE_OPTIONS, RefreshOptions, parse_certificates
 
 
@@ -228,6 +230,8 @@ def main() -> None:
                 )
             },
             check_mode=module.check_mode,
+            backoff=FREEZE_BACKOFF,
+            backoff_max=FREEZE_BACKOFF_MAX,
         )
         if p["state"] == "frozen":
             outcome = freeze(
