@@ -54,6 +54,7 @@ from .refresh import (
     asker,
     better,
     judge,
+    load_certificate,
     responder_url,
     run,
 )
@@ -224,7 +225,7 @@ class _Freezer:
 
     def _one(self, spec: CertificateSpec, result: FreezeCertResult) -> None:
         name = spec.name
-        pair = load_pair(spec.certificate, spec.issuer)
+        pair = load_certificate(spec, now=self.ask.now())
         if not self.explicit and not pair.must_staple and responder_url(spec, pair) is None:
             # Freezing "everything": a certificate without OCSP has nothing to pin (stapling is off for it).
             result.action = "not_applicable"

@@ -364,6 +364,18 @@ class Collected:
         return _best(self.candidates)
 
 
+def load_certificate(spec: CertificateSpec, *, now: _dt.datetime) -> CertPair:
+    """The entry's certificate pair; CertificateError when the leaf has expired (nothing to staple)."""
+    pair = load_pair(spec.certificate, spec.issuer)
+    expired = not_after(pair.leaf)
+    if expired <= now:
+        # A staple cannot help an expired certificate: clients reject the certificate itself.
+        raise CertificateError(
+            f"certificate file {spec.certificate}: {pair.subject} expired {iso(expired)}: renew it, nothing to staple"
+        )
+    return pair
+
+
 def responder_url(spec: CertificateSpec, pair: CertPair) -> str | None:
     """The URL to ask: the entry's ``responder_url`` override, else the certificate's first AIA OCSP URL."""
     return spec.responder_url or (pair.ocsp_urls[0] if pair.ocsp_urls else None)
@@ -513,14 +525,7 @@ class _Run:
     def _one(self, spec: CertificateSpec, result: CertResult) -> None:
         o = self.options
         name = spec.name
-        pair = load_pair(spec.certificate, spec.issuer)
-        expired = not_after(pair.leaf)
-        if expired <= self.now():
-            # A staple cannot help an expired certificate: clients reject the certificate itself.
-            raise CertificateError(
-                f"certificate file {spec.certificate}: {pair.subject} expired {iso(expired)}: "
-                "renew it, nothing to staple"
-            )
+        pair = load_certificate(spec, now=self.ask.now())
         result.must_staple = pair.must_staple
         url = responder_url(spec, pair)
         result.url = url
