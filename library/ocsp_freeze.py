@@ -214,7 +214,7 @@ def main() -> None:
     who = p["who"] or local_operator()
     clock = lambda: datetime.datetime.now(UTC)  # noqa: E731
     try:
-        specs = parse_certificates(p["certificates"] or [])
+        specs = parse_certificates(p["certificates"]) if p["certificates"] else []
         options = RefreshOptions.from_params(
             {
                 k: p[k]

@@ -122,7 +122,7 @@ def main() -> None:
             now=datetime.datetime.now(UTC),
             reason=p["reason"],
             names=p["names"],
-            certificates=parse_certificates(p["certificates"] or []),
+            certificates=parse_certificates(p["certificates"]) if p["certificates"] else [],
             force_disable_must_staple=p["force_disable_must_staple"],
             check_mode=module.check_mode,
         )
