@@ -9,8 +9,9 @@ the package ``ocsp_staple`` from there: the same copy of the code the modules us
 - ``pem | ocsp_must_staple`` -> bool (TLS Feature status_request)
 - ``staple_b64 | ocsp_staple_verdict(cert_pem, issuer_pem=None, min_remaining='4h')`` -> the
   verdict dict of ``policy.validate`` (valid, problems, codes and every fact)
-- ``certificates | ocsp_stapling_plan(slurped_pems, store_certificates, enabled=, force_disable_must_staple=)``
-  -> ``{name: {stapled, reason}}`` from ``plan.plan`` (refuses unsafe configurations)
+- ``certificates | ocsp_stapling_node(store_certificates, enabled=, force_disable_must_staple=, staple_dir=,
+  snippet_dir=, verify_port=)`` -> the node's plan (``plan.plan``, refuses unsafe configurations) and
+  its ocsp_deploy / ocsp_served_info work lists (``node.node_items``)
 - ``who | ocsp_operator`` -> ``who`` when set, else the controller's ``user@host`` (``freeze.operator``:
   SUDO_USER, USER or LOGNAME), for the audit records of the emergency commands
 
@@ -32,7 +33,7 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _MODULE_UTILS not in sys.path:
     sys.path.insert(0, _MODULE_UTILS)
 
-from ocsp_staple import certs, freeze, plan  # noqa: E402
+from ocsp_staple import certs, freeze, node, plan  # noqa: E402
 from ocsp_staple.durations import parse_duration  # noqa: E402
 from ocsp_staple.errors import OcspStapleError  # noqa: E402
 from ocsp_staple.policy import DEFAULT_CLOCK_SKEW, validate  # noqa: E402
@@ -103,45 +104,56 @@ def ocsp_staple_verdict(
     return verdict.as_dict()
 
 
-def ocsp_stapling_plan(
+def ocsp_stapling_node(
     certificates: Any,
-    pem_results: Any,
     store_certificates: Any,
     *,
     enabled: bool = True,
     force_disable_must_staple: bool = False,
+    staple_dir: str = "/etc/nginx/ocsp",
+    snippet_dir: str = "/etc/nginx/snippets",
+    verify_port: int = 443,
 ) -> dict[str, Any]:
-    """Stapling on/off per certificate, with the reason (``plan.plan`` decides).
+    """The node's plan and work lists: ``{plan: {name: {stapled, reason}}, deploy: [...], checks: [...]}``.
 
-    ``pem_results`` are the ``slurp`` results of the certificates (``item.name`` + base64
-    ``content``); ``store_certificates`` is ``ocsp_store_info``'s ``certificates`` (``frozen``).
-    Refuses, as an AnsibleFilterError, disabling a Must-Staple certificate without force and two
-    stapled certificates in one nginx server block.
+    ``store_certificates`` is ``ocsp_store_info``'s ``certificates`` read with the certificate
+    entries (staple, frozen, disabled, ocsp_urls, must_staple). ``plan.plan`` decides on/off and
+    refuses - as an AnsibleFilterError - disabling a Must-Staple certificate without force and a
+    shared server block with a stapled certificate; ``node.node_items`` builds the lists.
     """
-    filter_name = "ocsp_stapling_plan"
-    if not isinstance(certificates, list) or not isinstance(pem_results, list):
-        raise AnsibleFilterError(f"{filter_name}: expected lists of certificates and slurp results")
+    filter_name = "ocsp_stapling_node"
+    if not isinstance(certificates, list) or not isinstance(store_certificates, dict):
+        raise AnsibleFilterError(f"{filter_name}: expected the certificate list and ocsp_store_info's certificates")
     facts = {}
-    for result in pem_results:
-        name = result.get("item", {}).get("name")
-        try:
-            pem = base64.b64decode(result["content"])
-        except (KeyError, binascii.Error, ValueError) as exc:
+    for cert in certificates:
+        name = cert.get("name") if isinstance(cert, dict) else None
+        stored = store_certificates.get(name)
+        if not isinstance(stored, dict) or "ocsp_urls" not in stored:
             raise AnsibleFilterError(
-                f"{filter_name}: certificate {name}: slurp result has no base64 content ({exc})"
-            ) from None
-        leaf = _leaf(pem, f"{filter_name}: certificate {name}")
-        facts[name] = {"ocsp_urls": certs.ocsp_urls(leaf), "must_staple": certs.is_must_staple(leaf)}
+                f"{filter_name}: certificate {name!r}: ocsp_store_info has no certificate facts for it "
+                "(call it with the certificates option)"
+            )
+        facts[name] = {"ocsp_urls": stored["ocsp_urls"], "must_staple": stored.get("must_staple", False)}
     try:
-        return plan.plan(
+        decisions = plan.plan(
             certificates,
             facts,
-            store_certificates or {},
+            store_certificates,
             enabled=bool(enabled),
             force_disable_must_staple=bool(force_disable_must_staple),
         )
-    except OcspStapleError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+        return node.node_items(
+            certificates,
+            store_certificates,
+            decisions,
+            staple_dir=str(staple_dir),
+            snippet_dir=str(snippet_dir),
+            verify_port=int(verify_port),
+        )
+    except (OcspStapleError, KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError(
+            f"{filter_name}: {exc}" if not isinstance(exc, OcspStapleError) else str(exc)
+        ) from None
 
 
 def ocsp_operator(who: Any = None) -> str:
@@ -169,13 +181,13 @@ def _now(value: str | _dt.datetime | None, filter_name: str) -> _dt.datetime:
 
 
 class FilterModule:
-    """ocsp_urls, ocsp_must_staple, ocsp_staple_verdict, ocsp_stapling_plan, ocsp_operator."""
+    """ocsp_urls, ocsp_must_staple, ocsp_staple_verdict, ocsp_stapling_node, ocsp_operator."""
 
     def filters(self) -> dict[str, Any]:
         return {
             "ocsp_urls": ocsp_urls,
             "ocsp_must_staple": ocsp_must_staple,
             "ocsp_staple_verdict": ocsp_staple_verdict,
-            "ocsp_stapling_plan": ocsp_stapling_plan,
+            "ocsp_stapling_node": ocsp_stapling_node,
             "ocsp_operator": ocsp_operator,
         }

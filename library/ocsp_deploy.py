@@ -76,6 +76,27 @@ options:
     description: Permission bits of the staple files as an octal string.
     type: str
     default: "0644"
+  checks:
+    description:
+      - When given and nothing has to be written, the module also checks in the same pass what
+        nginx serves (as M(ocsp_served_info) with O(checks) and C(require_valid)) - a node whose
+        earlier reload failed is caught without a second module execution. When something was
+        written the caller checks after the reload instead; RV(verified) says which happened.
+      - Entries take C(server_name), C(port), C(expect_file), C(certificate), C(issuer), C(name).
+    type: list
+    elements: dict
+  verify_host:
+    description: Address the checks connect to.
+    type: str
+    default: 127.0.0.1
+  verify_port:
+    description: Port of the checks whose entry gives none.
+    type: int
+    default: 443
+  verify_timeout:
+    description: Bound in seconds on each check's connect and handshake.
+    type: float
+    default: 10.0
 attributes:
   check_mode:
     support: full
@@ -122,6 +143,15 @@ certificates:
     certificates dest plus the verdict and facts of the staple on this node.
   returned: always
   type: dict
+verified:
+  description: True when O(checks) ran in this pass (nothing had to be written) and all passed.
+  returned: always
+  type: bool
+served:
+  description: With RV(verified), the result of each check.
+  returned: when verified
+  type: list
+  elements: dict
 """
 
 import base64
@@ -134,6 +164,7 @@ from ansible.module_utils.ocsp_staple.durations import parse_duration
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
 from ansible.module_utils.ocsp_staple.install import parse_mode, resolve_group, resolve_owner
 from ansible.module_utils.ocsp_staple.node import NodeCertificate, apply_node, plan_node
+from ansible.module_utils.ocsp_staple.served import run_checks
 
 CERTIFICATE_OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -156,6 +187,10 @@ def main() -> None:
             "owner": {"type": "str"},
             "group": {"type": "str"},
             "mode": {"type": "str", "default": "0644"},
+            "checks": {"type": "list", "elements": "dict"},
+            "verify_host": {"type": "str", "default": "127.0.0.1"},
+            "verify_port": {"type": "int", "default": 443},
+            "verify_timeout": {"type": "float", "default": 10.0},
         },
         supports_check_mode=True,
     )
@@ -180,23 +215,46 @@ def main() -> None:
                 staple=staple,
             )
         )
+    now = datetime.datetime.now(UTC)
     try:
+        min_remaining = parse_duration(params["min_remaining"], what="min_remaining")
+        clock_skew = parse_duration(params["clock_skew"], what="clock_skew")
         plan = plan_node(
             certificates,
-            now=datetime.datetime.now(UTC),
-            min_remaining=parse_duration(params["min_remaining"], what="min_remaining"),
-            clock_skew=parse_duration(params["clock_skew"], what="clock_skew"),
+            now=now,
+            min_remaining=min_remaining,
+            clock_skew=clock_skew,
             mode=parse_mode(params["mode"]),
             owner=resolve_owner(params["owner"]),
             group=resolve_group(params["group"]),
         )
-        result = {"changed": plan.changed, "reload": plan.content_changed, "certificates": plan.summary()}
+        result = {
+            "changed": plan.changed,
+            "reload": plan.content_changed,
+            "certificates": plan.summary(),
+            "verified": False,
+        }
         if module._diff:
             result["diff"] = plan.diff()
         if plan.rejections:
             module.fail_json(msg="; ".join(plan.rejections) + " (nothing written on this node)", **result)
         if plan.changed and not module.check_mode:
             apply_node(plan)
+        elif not plan.changed and params["checks"]:
+            served, failures = run_checks(
+                params["checks"],
+                host=params["verify_host"],
+                default_port=params["verify_port"],
+                timeout=params["verify_timeout"],
+                now=now,
+                min_remaining=min_remaining,
+                clock_skew=clock_skew,
+                require_valid=True,
+            )
+            result["served"] = served
+            if failures:
+                module.fail_json(msg="; ".join(failures), **result)
+            result["verified"] = True
     except OcspStapleError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)

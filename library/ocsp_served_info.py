@@ -230,12 +230,10 @@ results:
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.ocsp_staple.certs import load_pair
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.durations import parse_duration
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.live import fetch_served_staple
-from ansible.module_utils.ocsp_staple.served import inspect_served
+from ansible.module_utils.ocsp_staple.served import run_checks
 
 CHECK_OPTIONS = {
     "server_name": {"type": "str"},
@@ -245,27 +243,6 @@ CHECK_OPTIONS = {
     "issuer": {"type": "path"},
     "name": {"type": "str"},
 }
-
-
-def check_one(params: dict, check: dict) -> tuple[dict, str]:  # type: ignore[type-arg]
-    """One handshake, judged: (result, failure line or "")."""
-    pair = load_pair(check["certificate"], check.get("issuer"))
-    served = fetch_served_staple(
-        params["host"],
-        check.get("port") or params["port"],
-        servername=check.get("server_name"),
-        timeout=params["timeout"],
-    )
-    report = inspect_served(
-        served,
-        pair,
-        now=datetime.datetime.now(UTC),
-        name=check.get("name"),
-        expect_file=check.get("expect_file"),
-        min_remaining=parse_duration(params["min_remaining"], what="min_remaining"),
-        clock_skew=parse_duration(params["clock_skew"], what="clock_skew"),
-    )
-    return report.as_dict(), report.failure(require_valid=params["require_valid"])
 
 
 def main() -> None:
@@ -289,23 +266,26 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    if params["checks"] is None:
-        try:
-            result, failure = check_one(params, params)
-        except OcspStapleError as exc:
-            module.fail_json(msg=str(exc))
-        if failure:
-            module.fail_json(msg=failure, **result)
+    single = params["checks"] is None
+    checks = [params] if single else params["checks"]
+    try:
+        results, failures = run_checks(
+            checks,
+            host=params["host"],
+            default_port=params["port"],
+            timeout=params["timeout"],
+            now=datetime.datetime.now(UTC),
+            min_remaining=parse_duration(params["min_remaining"], what="min_remaining"),
+            clock_skew=parse_duration(params["clock_skew"], what="clock_skew"),
+            require_valid=params["require_valid"],
+        )
+    except OcspStapleError as exc:
+        module.fail_json(msg=str(exc))
+    if single:
+        result = results[0]
+        if failures:
+            module.fail_json(**{**result, "msg": failures[0]})
         module.exit_json(changed=False, **result)
-    results, failures = [], []
-    for check in params["checks"]:
-        try:
-            result, failure = check_one(params, check)
-        except OcspStapleError as exc:
-            result, failure = {"failed": True, "msg": str(exc)}, str(exc)
-        results.append(result)
-        if failure:
-            failures.append(failure)
     if failures:
         module.fail_json(msg="; ".join(failures), results=results)
     module.exit_json(changed=False, results=results)

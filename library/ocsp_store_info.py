@@ -24,6 +24,13 @@ options:
     description: Certificate names to read; default every certificate directory in the store.
     type: list
     elements: str
+  certificates:
+    description:
+      - Certificate entries (C(name), C(certificate) path on the central host, ...) to read instead of
+        O(names); each result then also carries the certificate's RV(certificates.ocsp_urls) and
+        RV(certificates.must_staple), which the role's stapling plan needs.
+    type: list
+    elements: dict
 attributes:
   check_mode:
     support: full
@@ -82,11 +89,22 @@ certificates:
     consecutive_failures:
       description: Rejected or failed attempts since the last valid answer.
       type: int
+    disabled:
+      description: The disable record (who, when, why) that applies to the certificate; null unless switched off.
+      type: dict
+    ocsp_urls:
+      description: With O(certificates), the OCSP responder URLs of the certificate (AIA).
+      type: list
+      elements: str
+    must_staple:
+      description: With O(certificates), whether the certificate carries Must-Staple (TLS Feature status_request).
+      type: bool
 """
 
 import base64
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.ocsp_staple.certs import leaf_summary
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
 from ansible.module_utils.ocsp_staple.store import deploy_view, names
 
@@ -96,16 +114,26 @@ def main() -> None:
         argument_spec={
             "store": {"type": "path", "required": True},
             "names": {"type": "list", "elements": "str"},
+            "certificates": {"type": "list", "elements": "dict"},
         },
+        mutually_exclusive=[("names", "certificates")],
         supports_check_mode=True,
     )
     root = module.params["store"]
+    entries = module.params["certificates"]
     out = {}
     try:
-        for name in module.params["names"] if module.params["names"] is not None else names(root):
+        if entries is not None:
+            wanted = [(str(entry.get("name")), entry.get("certificate")) for entry in entries]
+        else:
+            chosen = module.params["names"] if module.params["names"] is not None else names(root)
+            wanted = [(name, None) for name in chosen]
+        for name, certificate in wanted:
             view = deploy_view(root, name)
             staple = view.pop("staple")
             view["staple"] = base64.b64encode(staple).decode() if staple is not None else None
+            if certificate:
+                view.update(leaf_summary(certificate))
             out[name] = view
     except OcspStapleError as exc:
         module.fail_json(msg=str(exc))

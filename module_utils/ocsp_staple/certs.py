@@ -220,6 +220,13 @@ def is_must_staple(cert: x509.Certificate) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)
+def leaf_summary(path: str) -> dict[str, Any]:
+    """What the stapling plan needs of a certificate file: its OCSP URLs and Must-Staple."""
+    leaf = read_pem_file(path)[0]
+    return {"ocsp_urls": ocsp_urls(leaf), "must_staple": is_must_staple(leaf), "subject": subject_text(leaf)}
+
+
+@functools.lru_cache(maxsize=1024)
 def public_key_bits(cert: x509.Certificate) -> bytes:
     spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     try:

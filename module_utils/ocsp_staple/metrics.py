@@ -16,8 +16,10 @@ and ``ocsp_staple_refresh_timestamp_seconds`` for the run.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from typing import TYPE_CHECKING, Any
 
+from .errors import StoreError
 from .fsutil import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -85,5 +87,10 @@ def render(outcome: RunResult, *, now: _dt.datetime) -> bytes:
 
 
 def write_metrics(path: str, outcome: RunResult, *, now: _dt.datetime) -> None:
-    """Render and write atomically (0644)."""
+    """Render and write atomically (0644), creating the textfile directory (0755) when missing."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"metrics directory {directory}: cannot create: {exc.strerror or exc}") from None
     atomic_write(path, render(outcome, now=now), mode=0o644)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,7 +139,10 @@ def plan_node(
         seen.add(cert.name)
         if cert.stapled:
             if cert.staple is None:
-                raise InputError(f"{cert.name}: stapling is on but the central store has no staple for it")
+                raise InputError(
+                    f"{cert.name}: stapling is on but the central store has no staple for it "
+                    "(run site.yml --tags ocsp_stapling_refresh, or freeze, first)"
+                )
             plan.staples[cert.name] = plan_install(
                 cert.staple,
                 load_pair(cert.certificate, cert.issuer),
@@ -182,3 +186,58 @@ def apply_node(plan: NodePlan) -> None:
     for snippet in plan.snippets.values():
         if snippet.changed:
             atomic_write(snippet.path, snippet.text.encode(), mode=SNIPPET_MODE)
+
+
+def node_items(
+    certificates: list[Mapping[str, Any]],
+    store: Mapping[str, Mapping[str, Any]],
+    decisions: Mapping[str, Mapping[str, Any]],
+    *,
+    staple_dir: str,
+    snippet_dir: str,
+    verify_port: int,
+) -> dict[str, Any]:
+    """The role's per-node work list from its certificate entries, the store view and the plan.
+
+    ``deploy`` feeds ``ocsp_deploy`` (one entry per certificate), ``checks`` feeds
+    ``ocsp_served_info`` (one entry per stapled certificate). Paths: the staple is
+    ``<staple_dir>/<name>.der``, the snippet ``<snippet_dir>/ocsp-<name>.conf``; on the node
+    the certificate is ``node_certificate`` (default ``certificate``), likewise the issuer.
+    """
+    if not certificates:
+        raise InputError("ocsp_stapling_certificates is empty: list at least one certificate")
+    for what, path in (("ocsp_stapling_staple_dir", staple_dir), ("ocsp_stapling_nginx_snippet_dir", snippet_dir)):
+        if not str(path).startswith("/"):
+            raise InputError(f"{what} must be an absolute path, got {path!r}")
+    deploy, checks = [], []
+    for cert in certificates:
+        name = check_name(cert["name"])
+        decision = decisions[name]
+        stapled = bool(decision["stapled"])
+        staple_path = f"{staple_dir.rstrip('/')}/{name}.der"
+        certificate = cert.get("node_certificate") or cert["certificate"]
+        issuer = cert.get("node_issuer") or cert.get("issuer")
+        deploy.append(
+            {
+                "name": name,
+                "stapled": stapled,
+                "reason": str(decision["reason"]),
+                "content": store.get(name, {}).get("staple") if stapled else None,
+                "certificate": certificate,
+                "issuer": issuer,
+                "staple_path": staple_path,
+                "snippet_path": f"{snippet_dir.rstrip('/')}/ocsp-{name}.conf",
+            }
+        )
+        if stapled:
+            checks.append(
+                {
+                    "name": name,
+                    "server_name": cert.get("server_name") or name,
+                    "port": int(cert.get("port") or verify_port),
+                    "expect_file": staple_path,
+                    "certificate": certificate,
+                    "issuer": issuer,
+                }
+            )
+    return {"plan": dict(decisions), "deploy": deploy, "checks": checks}

@@ -1,6 +1,6 @@
 """Which certificates a node staples, and why not: one decision for the role and the docs.
 
-The role's templates call this through the ``ocsp_stapling_plan`` filter; nothing else
+The role calls this through the ``ocsp_stapling_node`` filter; nothing else
 decides ``ssl_stapling on/off``.
 """
 

@@ -185,3 +185,52 @@ def inspect_served(
         file_data=read_bytes(expect_file) if expect_file is not None else None,
         verdict=verdict,
     )
+
+
+def run_checks(
+    checks: list[dict[str, Any]],
+    *,
+    host: str,
+    default_port: int,
+    timeout: float,
+    now: _dt.datetime,
+    min_remaining: int = DEFAULT_MIN_REMAINING,
+    clock_skew: int = DEFAULT_CLOCK_SKEW,
+    require_valid: bool = False,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Handshake with and judge each check (server_name, port, expect_file, certificate, issuer, name).
+
+    Returns every result (``ServedReport.as_dict()``, or ``{"failed": True, "msg": …}`` for
+    an endpoint that cannot be reached or a certificate that cannot be read) and the
+    one-line failures. ``ocsp_served_info`` and ``ocsp_deploy`` both call this.
+    """
+    from .certs import load_pair
+    from .errors import OcspStapleError
+    from .live import fetch_served_staple
+
+    results: list[dict[str, Any]] = []
+    failures: list[str] = []
+    for check in checks:
+        try:
+            pair = load_pair(check["certificate"], check.get("issuer"))
+            served = fetch_served_staple(
+                host, int(check.get("port") or default_port), servername=check.get("server_name"), timeout=timeout
+            )
+            report = inspect_served(
+                served,
+                pair,
+                now=now,
+                name=check.get("name"),
+                expect_file=check.get("expect_file"),
+                min_remaining=min_remaining,
+                clock_skew=clock_skew,
+            )
+        except OcspStapleError as exc:
+            results.append({"failed": True, "msg": str(exc)})
+            failures.append(str(exc))
+            continue
+        results.append(report.as_dict())
+        failure = report.failure(require_valid=require_valid)
+        if failure:
+            failures.append(failure)
+    return results, failures

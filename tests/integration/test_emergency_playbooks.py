@@ -85,7 +85,9 @@ def test_freeze_pins_one_valid_staple_everywhere_site_keeps_it_and_thaw_resumes(
     bed.responder.configure(fault="signer_expiring")
     proc = run(bed, "site.yml")
     ok(proc)
-    installed = task_results(proc, ROLE + "Install each staple after re-validating it against the node's certificate")
+    installed = task_results(
+        proc, ROLE + "Install the staples and stapling snippets after re-validating them on the node"
+    )
     assert len(installed) == 3
     for result in installed:
         assert result["changed"] is False

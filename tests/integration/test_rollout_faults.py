@@ -157,7 +157,9 @@ def test_an_unreachable_node_does_not_stop_the_others_and_the_recap_names_it(rol
     assert stats["ghost"]["unreachable"] == 1
     (ghost,) = [
         r
-        for r in task_results(proc, ROLE + "Ensure the staple directory exists")
+        for r in task_results(
+            proc, ROLE + "Install the staples and stapling snippets after re-validating them on the node"
+        )
         if r.get("unreachable") and "Connection refused" in r.get("msg", "")
     ]
     assert ghost["unreachable"] is True

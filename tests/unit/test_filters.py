@@ -41,7 +41,7 @@ def test_the_plugin_exports_its_filters() -> None:
         "ocsp_urls",
         "ocsp_must_staple",
         "ocsp_staple_verdict",
-        "ocsp_stapling_plan",
+        "ocsp_stapling_node",
         "ocsp_operator",
     }
 
@@ -52,26 +52,52 @@ def test_operator_filter_keeps_a_given_name_else_names_the_controller(monkeypatc
     assert FILTERS["ocsp_operator"]("").startswith("carol@")
 
 
-def _slurped(name: str, pem: bytes) -> dict[str, Any]:
-    return {"item": {"name": name}, "content": b64(pem)}
+URL = {"ocsp_urls": ["http://127.0.0.1:8880/"], "must_staple": False, "frozen": False, "disabled": None}
 
 
-def test_plan_from_slurped_certificates(pki: Pki) -> None:
-    must = forge.make_leaf(pki.ca, "shop.example.org", now=NOW, must_staple=True)
-    bare = forge.make_leaf(pki.ca, "old.example.org", now=NOW, ocsp_url=None)
-    certs = [{"name": "www", "server_block": "www"}, {"name": "shop"}, {"name": "old"}]
-    pems = [_slurped("www", pki.leaf.pem), _slurped("shop", must.pem), _slurped("old", bare.pem)]
-    result = FILTERS["ocsp_stapling_plan"](certs, pems, {"old": {"frozen": True}})
-    assert {n: d["stapled"] for n, d in result.items()} == {"www": True, "shop": True, "old": True}
+def test_node_plan_and_work_lists() -> None:
+    certs = [
+        {"name": "www", "certificate": "/c/www.pem", "node_certificate": "/n/www.pem", "server_block": "www"},
+        {"name": "shop", "certificate": "/c/shop.pem", "port": 8443, "server_name": "shop.example.org"},
+        {"name": "old", "certificate": "/c/old.pem", "issuer": "/c/ca.pem"},
+    ]
+    store = {
+        "www": {**URL, "staple": "d3d3"},
+        "shop": {**URL, "must_staple": True, "staple": "c2hvcA=="},
+        "old": {**URL, "ocsp_urls": [], "staple": None},
+    }
+    node = FILTERS["ocsp_stapling_node"](certs, store, staple_dir="/s/", snippet_dir="/n/conf.d", verify_port=9443)
+    assert {n: d["stapled"] for n, d in node["plan"].items()} == {"www": True, "shop": True, "old": False}
+    www, shop, old = node["deploy"]
+    assert www == {
+        "name": "www",
+        "stapled": True,
+        "reason": "stapled",
+        "content": "d3d3",
+        "certificate": "/n/www.pem",
+        "issuer": None,
+        "staple_path": "/s/www.der",
+        "snippet_path": "/n/conf.d/ocsp-www.conf",
+    }
+    assert shop["content"] == "c2hvcA=="
+    assert old["content"] is None
+    assert old["reason"] == "the certificate has no OCSP responder URL"
+    assert [(c["name"], c["server_name"], c["port"]) for c in node["checks"]] == [
+        ("www", "www", 9443),
+        ("shop", "shop.example.org", 8443),
+    ]
     with pytest.raises(
         AnsibleFilterError, match=r"^refusing to disable OCSP stapling for shop: the certificate is Must-Staple"
     ):
-        FILTERS["ocsp_stapling_plan"](certs, pems, {}, enabled=False)
-    off = FILTERS["ocsp_stapling_plan"](certs, pems, {}, enabled=False, force_disable_must_staple=True)
-    assert not any(d["stapled"] for d in off.values())
-    assert (
-        FILTERS["ocsp_stapling_plan"](certs, pems, {})["old"]["reason"] == "the certificate has no OCSP responder URL"
-    )
+        FILTERS["ocsp_stapling_node"](certs, store, enabled=False)
+    off = FILTERS["ocsp_stapling_node"](certs, store, enabled=False, force_disable_must_staple=True)
+    assert off["checks"] == []
+    assert not any(d["stapled"] for d in off["deploy"])
+
+
+def test_node_filter_needs_the_certificate_facts() -> None:
+    with pytest.raises(AnsibleFilterError, match="ocsp_store_info has no certificate facts for it"):
+        FILTERS["ocsp_stapling_node"]([{"name": "www", "certificate": "/c"}], {"www": {"staple": None}})
 
 
 @pytest.mark.parametrize(

@@ -89,5 +89,9 @@ def test_snippet_text_names_the_reason() -> None:
 def test_stapled_without_a_staple_is_an_input_error(pki: Pki, pki_files: dict[str, str], tmp_path: Path) -> None:
     from ocsp_staple.errors import InputError
 
-    with pytest.raises(InputError, match=r"^www: stapling is on but the central store has no staple for it$"):
+    with pytest.raises(
+        InputError,
+        match=r"^www: stapling is on but the central store has no staple for it \(run site.yml --tags "
+        r"ocsp_stapling_refresh, or freeze, first\)$",
+    ):
         plan_node(certs(pki, pki_files, tmp_path, www=None), now=NOW)
