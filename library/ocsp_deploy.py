@@ -17,8 +17,9 @@ description:
     fails naming every rejection - the files on disk stay what nginx serves, so no new staple
     can sit on disk unloaded.
   - One module execution per node instead of one per file; M(ocsp_staple) remains for single files.
-  - RV(reload) is true when staple bytes or snippet text changed (nginx must reload); C(changed)
-    is also true when only a mode, owner or directory was fixed.
+  - RV(reload) is true when staple bytes or snippet text changed, or when nothing changed but
+    O(checks) found nginx serving other bytes than the files (an earlier reload failed); C(changed)
+    is true only when something was written (also a mode, owner or directory).
 version_added: "0.1.0"
 author: ocsp-stapling maintainers
 options:
@@ -135,7 +136,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 reload:
-  description: True when staple bytes or snippet text changed, so nginx must reload.
+  description: True when nginx must reload - staple bytes or snippet text changed, or nginx serves other bytes.
   returned: always
   type: bool
 certificates:
@@ -252,9 +253,14 @@ def main() -> None:
                 require_valid=True,
             )
             result["served"] = served
-            if failures:
+            if any(item.get("matches") is False for item in served):
+                # The files are right but nginx serves something else: an earlier reload failed or
+                # never happened. Ask for a reload (after nginx -t) and the post-reload check.
+                result["reload"] = True
+            elif failures:
                 module.fail_json(msg="; ".join(failures), **result)
-            result["verified"] = True
+            else:
+                result["verified"] = True
     except OcspStapleError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)

@@ -171,7 +171,9 @@ def test_an_unreachable_node_does_not_stop_the_others_and_the_recap_names_it(rol
         assert rollout.served(node.name) == current  # deployed, reloaded and verified on every other node
 
 
-def test_a_failing_nginx_test_keeps_the_old_staple_served_and_shows_nginx_message(rollout: Rollout) -> None:
+def test_a_failing_nginx_test_keeps_the_old_staple_served_shows_nginx_message_and_heals_next_run(
+    rollout: Rollout,
+) -> None:
     if not (rollout.store / SITE / "current.der").exists():
         rollout.site()
     old = rollout.current()
@@ -197,6 +199,15 @@ def test_a_failing_nginx_test_keeps_the_old_staple_served_and_shows_nginx_messag
                 assert rollout.served(node.name) == new
     finally:
         broken.conf.write_text(conf)
+    # Config fixed, no new staple: the node's files are already right, but nginx still serves the old
+    # staple. The next run notices in the deploy pass, tests and reloads that node only, and verifies.
+    proc, stats = rollout.site("--limit", "all:!ghost")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    reloads = task_results(proc, ROLE + "Reload nginx")
+    assert len(reloads) == 1
+    assert rollout.served(broken.name) == new
+    for node in rollout.fleet.nodes:
+        assert rollout.served(node.name) == new
 
 
 # --- the writer killed mid-write ----------------------------------------------------------------
