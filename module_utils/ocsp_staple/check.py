@@ -10,6 +10,9 @@ staple the policy rejects — including one with less than ``min_remaining`` (4 
 signer that expires within it — is CRITICAL (for a 12-hour window that limit comes before
 the 20 % one).
 
+Store mode (every certificate of the central store) is in storecheck.py; it judges each
+staple to deploy with :func:`judge` too.
+
 Live mode (:func:`judge_served`): no staple served is CRITICAL (stapling is expected
 wherever the check runs), served bytes that differ from the deployed file are CRITICAL
 (a failed or missing reload), then the same thresholds. docs/MONITORING.md has the rest.
@@ -36,11 +39,18 @@ class CheckResult:
     state: int
     message: str
     perfdata: list[str] = field(default_factory=list)
+    #: Monitoring-plugin long output: lines printed after the status line (store mode: one per certificate).
+    details: list[str] = field(default_factory=list)
 
     @property
     def line(self) -> str:
         perf = f" | {' '.join(self.perfdata)}" if self.perfdata else ""
         return f"{STATE_NAMES[self.state]}: {self.message}{perf}"
+
+    @property
+    def output(self) -> str:
+        """The status line, then the long output lines."""
+        return "\n".join([self.line, *self.details])
 
 
 def worst(results: list[CheckResult]) -> int:

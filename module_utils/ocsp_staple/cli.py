@@ -1,7 +1,7 @@
 """The ``ocsp-staple`` command: the same core the Ansible modules and filters call.
 
 Subcommands: ``show`` (facts + verdict of a staple file, or of what a TLS endpoint staples
-with ``--connect``), ``check`` (monitoring plugin: file and live modes, see docs/MONITORING.md).
+with ``--connect``), ``check`` (monitoring plugin: file, live and store modes, see docs/MONITORING.md).
 Later parts of the project add subcommands through :data:`SUBCOMMAND_MODULES` and check
 modes through :data:`CHECK_MODES`. Every operational error is one line on
 stderr; exit codes are documented per subcommand.
@@ -27,6 +27,7 @@ from .errors import FetchError, OcspStapleError
 from .live import DEFAULT_TIMEOUT, Served, fetch_served_staple, parse_endpoint
 from .policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Verdict, human_duration, validate_file
 from .served import ServedReport, inspect_served
+from .storecheck import DEFAULT_AGE_CRITICAL, DEFAULT_AGE_WARNING, DEFAULT_FAILURES_CRITICAL, DEFAULT_FAILURES_WARNING
 
 
 def parse_now(value: str | None) -> _dt.datetime:
@@ -178,14 +179,45 @@ def check_live(args: argparse.Namespace) -> CheckResult:
     return judge_served(report, warning=args.warning, critical=args.critical)
 
 
-#: Check modes: (predicate on args, runner); exactly one must apply. The store mode comes with the central store.
+def check_store(args: argparse.Namespace) -> CheckResult:
+    """Store mode: every certificate of the central store (storecheck.py)."""
+    from .refresh import load_certificates_file
+    from .storecheck import StoreThresholds, check_store
+
+    thresholds = StoreThresholds(
+        warning=args.warning,
+        critical=args.critical,
+        failures_warning=args.failures_warning,
+        failures_critical=args.failures_critical,
+        age_warning=parse_threshold(args.age_warning, what="--age-warning"),
+        age_critical=parse_threshold(args.age_critical, what="--age-critical"),
+        pin_warning=tuple(parse_threshold(v, what="--pin-warning") for v in args.pin_warning or PIN_WARNING_DEFAULT),
+    )
+    specs = load_certificates_file(args.certificates) if args.certificates else None
+    kwargs = policy_kwargs(args)
+    return check_store(
+        args.store,
+        now=kwargs["now"],
+        specs=specs,
+        only=args.names,
+        thresholds=thresholds,
+        min_remaining=kwargs["min_remaining"],
+        clock_skew=kwargs["clock_skew"],
+    )
+
+
+#: Check modes: (predicate on args, runner); exactly one must apply.
 CHECK_MODES: list[tuple[Callable[[argparse.Namespace], bool], Callable[[argparse.Namespace], CheckResult]]] = [
     (lambda a: bool(getattr(a, "file", None)), check_file),
     (lambda a: bool(getattr(a, "connect", None)), check_live),
+    (lambda a: bool(getattr(a, "store", None)), check_store),
 ]
+PIN_WARNING_DEFAULT = ("50%", "24h")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    args.names = args.name or []  # store mode: a filter; file and live mode: the label (the last one)
+    args.name = args.names[-1] if args.names else None
     try:
         args.warning = parse_threshold(args.warning, what="-w/--warning") if args.warning else DEFAULT_WARNING
         args.critical = parse_threshold(args.critical, what="-c/--critical") if args.critical else DEFAULT_CRITICAL
@@ -193,14 +225,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         if len(runners) == 1:
             result = runners[0](args)
         elif runners:
-            result = CheckResult(UNKNOWN, "check: give one mode only (--file or --connect), not several")
+            result = CheckResult(UNKNOWN, "check: give one mode only (--file, --connect or --store), not several")
         else:
             result = CheckResult(
-                UNKNOWN, "check: give --file F --cert C or --connect HOST:PORT (see ocsp-staple check --help)"
+                UNKNOWN,
+                "check: give --file F --cert C, --connect HOST:PORT or --store DIR (see ocsp-staple check --help)",
             )
     except OcspStapleError as exc:
         result = CheckResult(UNKNOWN, str(exc))
-    print(result.line)
+    print(result.output)
     return result.state
 
 
@@ -252,9 +285,57 @@ def build_check_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
         "against the served leaf and the issuer the server sends",
     )
     check.add_argument("--issuer", help="issuer certificate PEM")
-    check.add_argument("--name", help="name shown in the status line (default: --servername, else the leaf's subject)")
+    check.add_argument(
+        "--name",
+        action="append",
+        help="file/live mode: name shown in the status line (default: --servername, else the leaf's subject); "
+        "store mode: check only this certificate (repeatable)",
+    )
     check.add_argument("-w", "--warning", help="WARNING below this remaining life (default 40%%)")
     check.add_argument("-c", "--critical", help="CRITICAL below this remaining life (default 20%%)")
+    store = check.add_argument_group(
+        "store mode",
+        "--store DIR: every certificate of the central store (or of --certificates, or only --name N): the staple "
+        "to deploy (the pinned one while frozen) against -w/-c, pins nearing expiry, failed attempts in a row, the "
+        "age of the last valid answer; certificates without an OCSP URL are listed as information. One status "
+        "line naming the closest limit, then one line per certificate.",
+    )
+    store.add_argument("--store", metavar="DIR", help="store mode: the central store directory")
+    store.add_argument(
+        "--certificates",
+        metavar="FILE",
+        help="the refresh's certificates list (YAML/JSON): check exactly these, with these certificate files "
+        "(default: every certificate directory of the store, with the files the refresh recorded in state.json)",
+    )
+    store.add_argument(
+        "--failures-warning",
+        type=int,
+        default=DEFAULT_FAILURES_WARNING,
+        help=f"WARNING from this many failed attempts in a row (default {DEFAULT_FAILURES_WARNING}, 0 off)",
+    )
+    store.add_argument(
+        "--failures-critical",
+        type=int,
+        default=DEFAULT_FAILURES_CRITICAL,
+        help=f"CRITICAL from this many failed attempts in a row (default {DEFAULT_FAILURES_CRITICAL}, 0 off)",
+    )
+    store.add_argument(
+        "--age-warning",
+        default=str(DEFAULT_AGE_WARNING),
+        help="WARNING when the last valid answer is older than this (duration or %% of the staple's window; "
+        "default 75%%)",
+    )
+    store.add_argument(
+        "--age-critical",
+        default=str(DEFAULT_AGE_CRITICAL),
+        help="CRITICAL when the last valid answer is older than this (default 90%%)",
+    )
+    store.add_argument(
+        "--pin-warning",
+        action="append",
+        help="WARNING when a pinned staple has less than this left (duration or %% of its window; repeatable, the "
+        "largest applies; default 50%% and 24h)",
+    )
     add_policy_options(check)
     check.set_defaults(func=cmd_check)
     return check  # type: ignore[no-any-return]

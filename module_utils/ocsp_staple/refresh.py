@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import datetime as _dt
 import json
+import os
 import random
 import threading
 import time
@@ -49,6 +50,8 @@ DEFAULT_CRITICAL_REMAINING = 6 * 3600
 DIFF_KEYS = ("this_update", "next_update", "expires_at")
 
 Clock = Callable[[], _dt.datetime]
+#: state.json's ``not_applicable`` for a certificate without an OCSP URL (absent otherwise).
+NO_URL = "no OCSP URL in the certificate and no responder_url"
 
 
 #: The argument_spec of one ``certificates`` entry (the modules' ``options``; doc fragment
@@ -69,6 +72,17 @@ class CertificateSpec:
     certificate: str
     issuer: str | None = None
     responder_url: str | None = None
+
+
+def certificate_record(spec: CertificateSpec | None) -> dict[str, Any] | None:
+    """The certificate entry as state.json records it: ``ocsp-staple check --store`` reads the files from it."""
+    if spec is None:
+        return None
+    return {
+        "certificate": os.path.abspath(spec.certificate),
+        "issuer": os.path.abspath(spec.issuer) if spec.issuer else None,
+        "responder_url": spec.responder_url,
+    }
 
 
 def parse_certificates(items: Any) -> list[CertificateSpec]:
@@ -217,6 +231,7 @@ class CertResult:
     attempts: list[Attempt] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
+    spec: CertificateSpec | None = None
 
     @property
     def problems(self) -> list[dict[str, Any]]:
@@ -514,7 +529,7 @@ class _Run:
         self.options = asking.options
 
     def one(self, spec: CertificateSpec) -> CertResult:
-        result = CertResult(name=spec.name)
+        result = CertResult(name=spec.name, spec=spec)
         try:
             self._one(spec, result)
         except OcspStapleError as exc:
@@ -539,6 +554,7 @@ class _Run:
             else:
                 result.action = "not_applicable"
                 result.message = f"{name}: no OCSP URL in the certificate and no responder_url: nothing to staple"
+            self._record_without_url(name, result)
             return
         check_url(url)
         pin = self.store.read_pin(name)
@@ -630,6 +646,7 @@ class _Run:
                 "name": name,
                 "consecutive_failures": failures,
                 "frozen": result.frozen,
+                "certificate": certificate_record(result.spec),
                 "last_run": {
                     "at": iso(at),
                     "due": result.due,
@@ -641,7 +658,26 @@ class _Run:
         )
         if replaced:
             state["updated_at"] = iso(at)
+        state.pop("not_applicable", None)
         return state
+
+    def _record_without_url(self, name: str, result: CertResult) -> None:
+        """Let the store know a certificate without an OCSP URL (the monitoring check lists it).
+
+        Writes state.json only when it does not already say so for the same files: a run
+        that has nothing to do writes nothing.
+        """
+        if self.options.check_mode:
+            return
+        record = certificate_record(result.spec)
+        state = self._read_state(name, result)
+        if state.get("not_applicable") == NO_URL and state.get("certificate") == record:
+            return
+        with self.store.lock(name, timeout=self.options.lock_timeout):
+            state = self._read_state(name, result)
+            state.update({"name": name, "not_applicable": NO_URL, "certificate": record})
+            self.store.write_state(name, state)
+        result.state = state
 
     def _conclude(self, result: CertResult, deployed: Verdict | None, *, pin_missing: bool) -> None:
         o = self.options

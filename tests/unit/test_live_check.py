@@ -320,7 +320,7 @@ def test_unreachable_endpoint_is_critical(capsys: pytest.CaptureFixture[str]) ->
         (["--connect", "127.0.0.1:http"], "UNKNOWN: endpoint '127.0.0.1:http': port 'http' is not a number 1-65535"),
         (
             ["--connect", "127.0.0.1:1", "--file", "x.der"],
-            "UNKNOWN: check: give one mode only (--file or --connect), not several",
+            "UNKNOWN: check: give one mode only (--file, --connect or --store), not several",
         ),
     ],
     ids=["bad-endpoint", "two-modes"],
