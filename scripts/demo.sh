@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local demo fleet: a demo PKI, the fault-injecting test responder on 127.0.0.1:8880,
 # three nginx nodes on 127.0.0.1:8443-8445 (server name www.demo.test), then site.yml, then
-# what a TLS client sees on each node.  Usage: scripts/demo.sh start|stop|status
+# what a TLS client sees on each node.  Usage: scripts/demo.sh start|show|check|stop
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
@@ -54,6 +54,15 @@ show() {
   done
 }
 
+checks() {
+  # The monitoring check the role installed on node1 (its NRPE command), and the store check on the central host.
+  echo "-- $DEMO/fleet/node1/bin/ocsp-staple check --connect 127.0.0.1:8443 --servername www.demo.test --expect-file …"
+  "$DEMO/fleet/node1/bin/ocsp-staple" check --connect 127.0.0.1:8443 --servername www.demo.test \
+    --cert "$DEMO/fleet/node1/ssl/www.demo.test.pem" --expect-file "$DEMO/fleet/node1/ocsp/www.demo.test.der" || true
+  echo "-- $DEMO/central/bin/ocsp-staple check --store $DEMO/store --certificates $DEMO/central/certificates.json"
+  "$DEMO/central/bin/ocsp-staple" check --store "$DEMO/store" --certificates "$DEMO/central/certificates.json" || true
+}
+
 case "${1:-start}" in
   start)
     stop >/dev/null 2>&1 || true
@@ -67,9 +76,12 @@ case "${1:-start}" in
     ansible-playbook -i inventories/demo site.yml
     say "what a TLS client sees"
     show
+    say "the monitoring checks (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)"
+    checks
     printf '\nStop everything with: make demo-stop\n'
     ;;
   show) show ;;
+  check) checks ;;
   stop) stop ;;
-  *) echo "usage: $0 start|show|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|show|check|stop" >&2; exit 2 ;;
 esac
