@@ -78,3 +78,48 @@ def test_check_mode_writes_no_metrics(pki_files: dict[str, str], responder: Test
     options = RefreshOptions(backoff=0.01, metrics_path=str(metrics), check_mode=True)
     run([spec], str(tmp_path / "store"), options, clock=lambda: NOW)
     assert not metrics.exists()
+
+
+def test_every_issue_metric_is_a_documented_gauge_and_missing_facts_are_absent(
+    pki: Pki, pki_files: dict[str, str], responder: TestResponder, tmp_path: Path
+) -> None:
+    """Issue 6, item 2, parsed back: a certificate without a staple has no timestamps, one without an URL no series."""
+    from ocsp_staple import forge
+
+    plain = forge.make_leaf(pki.ca, "plain.example.org", now=NOW, ocsp_url=None)
+    (tmp_path / "plain.pem").write_bytes(plain.pem + pki.ca.pem)
+    responder.configure(fault="try_later")
+    metrics = tmp_path / "ocsp_staple.prom"
+    specs = [
+        CertificateSpec("down", pki_files["leaf"], pki_files["ca"], responder.url),
+        CertificateSpec("plain", str(tmp_path / "plain.pem")),
+    ]
+    result = run(
+        specs,
+        str(tmp_path / "store"),
+        RefreshOptions(backoff=0.01, attempts=2, metrics_path=str(metrics)),
+        clock=lambda: NOW,
+    )
+    assert [c.action for c in result.certificates] == ["failed", "not_applicable"]
+    families = {f.name: f for f in text_string_to_metric_families(metrics.read_text())}
+    wanted = [
+        "this_update_timestamp_seconds",
+        "next_update_timestamp_seconds",
+        "signer_not_after_timestamp_seconds",
+        "expires_at_timestamp_seconds",
+        "last_attempt_outcome",
+        "consecutive_failures",
+        "frozen",
+        "last_success_timestamp_seconds",
+    ]
+    for short in wanted:
+        family = families[f"ocsp_staple_{short}"]
+        assert (family.type, bool(family.documentation)) == ("gauge", True), short
+    got = samples(metrics)
+    down = (("name", "down"),)
+    assert got[("ocsp_staple_valid", down)] == 0
+    assert got[("ocsp_staple_failed", down)] == 1
+    assert got[("ocsp_staple_consecutive_failures", down)] == 2
+    assert got[("ocsp_staple_last_attempt_outcome", (("name", "down"), ("reason", "try_later")))] == 1
+    assert not [key for key in got if key[0].endswith("_timestamp_seconds") and key[1] == down]
+    assert not [key for key in got if ("name", "plain") in key[1]]
