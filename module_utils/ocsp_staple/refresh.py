@@ -667,7 +667,7 @@ class _Run:
         Writes state.json only when it does not already say so for the same files: a run
         that has nothing to do writes nothing.
         """
-        if self.options.check_mode:
+        if self.options.check_mode or self.options.offline:
             return
         record = certificate_record(result.spec)
         state = self._read_state(name, result)

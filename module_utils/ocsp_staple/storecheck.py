@@ -12,7 +12,9 @@
 * the age of the last valid answer: WARNING above 75 %, CRITICAL above 90 % of the
   deployed staple's window;
 * certificates without an OCSP URL (and no ``responder_url``) are listed as information,
-  unless Must-Staple (CRITICAL: clients reject the site without a staple).
+  unless Must-Staple (CRITICAL: clients reject the site without a staple);
+* stapling switched off by the disable command (``stapling.json``) is a WARNING: a degraded
+  mode somebody has to end.
 
 The certificate files come from ``--certificates`` (the refresh's list) or, without it,
 from what the refresh recorded in ``state.json`` (``certificate``). The status line names
@@ -44,7 +46,7 @@ from .check import (
 from .durations import Threshold
 from .errors import OcspStapleError
 from .policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Verdict, human_duration, validate
-from .refresh import NO_URL, CertificateSpec
+from .refresh import NO_URL, CertificateSpec, responder_url
 from .store import Store, deploy_view, names
 
 DEFAULT_FAILURES_WARNING = 5
@@ -116,8 +118,8 @@ def _spec_from_state(name: str, state: dict[str, Any]) -> CertificateSpec | None
     )
 
 
-def _pin_note(record: dict[str, Any] | None) -> str:
-    """`` (pinned by alice since 2026-03-01T12:00:00Z: responder down)`` from the freeze record, when it says."""
+def _pin_note(record: dict[str, Any] | None, lead: str = "pinned ") -> str:
+    """`` (pinned by alice since 2026-03-01T12:00:00Z: responder down)`` from a freeze or switch record."""
     if not record:
         return ""
     who, since, why = record.get("who"), record.get("frozen_since") or record.get("when"), record.get("why")
@@ -125,7 +127,7 @@ def _pin_note(record: dict[str, Any] | None) -> str:
     text = " ".join(p for p in parts if p)
     if why:
         text = f"{text}: {why}" if text else str(why)
-    return f" (pinned {text})" if text else ""
+    return f" ({lead}{text})" if text else ""
 
 
 def check_certificate(
@@ -155,7 +157,7 @@ def check_certificate(
     except OcspStapleError as exc:
         return CertificateCheck(name, UNKNOWN, f"{name}: {exc}")
 
-    if not (spec.responder_url or pair.ocsp_urls):
+    if responder_url(spec, pair) is None:
         if pair.must_staple:
             return CertificateCheck(
                 name,
@@ -167,6 +169,9 @@ def check_certificate(
     frozen = bool(view["frozen"])
     pin_note = _pin_note(view["pin"]) if frozen else ""
     parts: list[CheckResult] = []
+    disabled = view.get("disabled")
+    if disabled:
+        parts.append(CheckResult(WARNING, f"{name}: stapling switched off{_pin_note(disabled, '')}"))
     perf: list[str] = []
     verdict: Verdict | None = None
     staple = view["staple"]

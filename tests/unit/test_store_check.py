@@ -298,3 +298,15 @@ def test_the_check_reads_what_the_refresh_wrote(pki: Pki, pki_files: dict[str, s
     assert result.state == OK, result.output
     assert re.match(r"^www staple expires in 6 d 22 h .* - 1 certificate: 1 OK; not applicable: plain$", result.message)
     assert result.details[-1] == "INFO: plain: not applicable, no OCSP URL in the certificate and no responder_url"
+
+
+def test_stapling_switched_off_is_a_warning(
+    pki: Pki, pki_files: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "store"
+    entry(root, "www", pki_files["chain"], current=pki.response())
+    switch = {"who": "bob", "when": iso(NOW - H), "why": "responder outage"}
+    (root / "stapling.json").write_text(json.dumps({"all": switch, "certificates": {}}))
+    code, lines = check(capsys, "--store", str(root))
+    assert code == WARNING, lines
+    assert lines[1] == f"WARNING: www: stapling switched off (by bob since {iso(NOW - H)}: responder outage)"
