@@ -92,6 +92,9 @@ def test_node_check_command_runs_under_debian_python_from_the_copied_core(
             {"name": WWW, "certificate": demo_pki.leaves[WWW].fullchain, "port": node.port},
         ],
         "ocsp_stapling_staple_dir": str(node.staple_dir),
+        "ocsp_stapling_nginx_snippet_dir": str(node.conf_d),
+        # Run on its own, the entry point reads the store to know what is stapled (this host is the central one).
+        "ocsp_stapling_store_dir": str(tmp_path / "store"),
         "ocsp_stapling_verify_host": "127.0.0.1",
     }
     first = run_entry("monitoring", extra)
