@@ -47,6 +47,7 @@ from .policy import Verdict
 from .refresh import (
     Asker,
     Attempt,
+    CertificateResults,
     CertificateSpec,
     Clock,
     RefreshOptions,
@@ -135,34 +136,9 @@ class FreezeCertResult:
 
 
 @dataclass
-class FreezeResult:
+class FreezeResult(CertificateResults):
     certificates: list[FreezeCertResult]
     metrics: RunResult | None = None
-
-    @property
-    def changed(self) -> bool:
-        return any(r.changed for r in self.certificates)
-
-    @property
-    def failed(self) -> bool:
-        return any(r.failed for r in self.certificates)
-
-    @property
-    def failures(self) -> list[str]:
-        return [r.message for r in self.certificates if r.failed]
-
-    def diff(self) -> dict[str, dict[str, Any]]:
-        return {
-            "before": {r.name: r.before for r in self.certificates},
-            "after": {r.name: r.after for r in self.certificates},
-        }
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "changed": self.changed,
-            "failed": self.failed,
-            "certificates": [r.as_dict() for r in self.certificates],
-        }
 
 
 def _select(specs: Sequence[CertificateSpec], names: Sequence[str] | None) -> list[CertificateSpec]:

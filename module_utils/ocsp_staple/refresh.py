@@ -261,9 +261,14 @@ class CertResult:
         }
 
 
-@dataclass
-class RunResult:
-    certificates: list[CertResult]
+class CertificateResults:
+    """What a run over several certificates reports (the refresh's and the freeze's results).
+
+    Subclasses are dataclasses with a ``certificates`` list of per-certificate results that
+    have ``name``, ``changed``, ``failed``, ``message``, ``before``, ``after`` and ``as_dict()``.
+    """
+
+    certificates: Sequence[Any]
 
     @property
     def changed(self) -> bool:
@@ -272,10 +277,6 @@ class RunResult:
     @property
     def failed(self) -> bool:
         return any(r.failed for r in self.certificates)
-
-    @property
-    def warnings(self) -> list[str]:
-        return [w for r in self.certificates for w in r.warnings]
 
     @property
     def failures(self) -> list[str]:
@@ -293,6 +294,15 @@ class RunResult:
             "failed": self.failed,
             "certificates": [r.as_dict() for r in self.certificates],
         }
+
+
+@dataclass
+class RunResult(CertificateResults):
+    certificates: list[CertResult]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for r in self.certificates for w in r.warnings]
 
 
 def _times(verdict: Verdict | None) -> dict[str, Any]:
