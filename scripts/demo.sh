@@ -15,36 +15,12 @@ say() { printf '\n== %s\n' "$*"; }
 
 stop() {
   if [ -f "$DEMO/fleet/fleet.json" ]; then "$PY" -m testbed.fleet stop --root "$DEMO/fleet" || true; fi
-  if [ -f "$DEMO/responder.pid" ]; then
-    pid="$(cat "$DEMO/responder.pid")"
-    if kill -0 "$pid" 2>/dev/null && grep -q test-responder "/proc/$pid/cmdline" 2>/dev/null; then
-      kill "$pid"
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$DEMO/responder.pid"
-    echo "demo: responder stopped"
-  fi
+  "$PY" -m testbed.responder stop --root "$DEMO" || true
 }
 
 start_responder() {
-  mkdir -p "$DEMO"
-  [ -f "$DEMO/responder.json" ] || echo '{"fault": "good"}' > "$DEMO/responder.json"
-  nohup "$PY" -m ocsp_staple test-responder \
-    --ca-cert "$DEMO/pki/ca.pem" --ca-key "$DEMO/pki/ca.key" \
-    --signer-cert "$DEMO/pki/responder.pem" --signer-key "$DEMO/pki/responder.key" \
-    --port "$RESPONDER_PORT" --control "$DEMO/responder.json" \
-    >"$DEMO/responder.log" 2>&1 </dev/null &
-  echo $! > "$DEMO/responder.pid"
-  for _ in $(seq 100); do
-    if "$PY" - "$RESPONDER_PORT" <<'PYEOF' 2>/dev/null; then return 0; fi
-import socket, sys
-socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2).close()
-PYEOF
-    sleep 0.1
-  done
-  echo "demo: the test responder did not listen on 127.0.0.1:$RESPONDER_PORT (see $DEMO/responder.log)" >&2
-  exit 1
+  # Background process with a pid file; port from the PKI's OCSP URL; control file $DEMO/responder.json.
+  "$PY" -m testbed.responder start --root "$DEMO" --pki "$DEMO/pki"
 }
 
 show() {
