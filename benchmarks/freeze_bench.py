@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "module_utils"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ocsp_staple.live import fetch_served_staple
-from ocsp_staple.store import Store
+from ocsp_staple.central.store import Store
+from ocsp_staple.node.live import fetch_served_staple
 
 from testbed.inventory import running_bed
 

@@ -34,9 +34,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "module_utils"))
 
-from ocsp_staple import forge
-from ocsp_staple.refresh import RefreshOptions, load_certificates_file, run
-from ocsp_staple.responder import Behaviour, TestResponder
+from ocsp_staple.central.options import RefreshOptions
+from ocsp_staple.central.refresh import run
+from ocsp_staple.spec import load_certificates_file
+
+from testbed import forge
+from testbed.ocsp_responder import Behaviour, TestResponder
 
 TARGET_WALL = 5.0
 TARGET_SPEEDUP = 10.0

@@ -36,9 +36,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "module_utils"))
 
-from ocsp_staple.responder import TestResponder
-
 from testbed.fleet import Fleet, free_port_block, sites_from_pki
+from testbed.ocsp_responder import TestResponder
 from testbed.pki import write_demo_pki
 from testbed.served import check
 

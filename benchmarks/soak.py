@@ -6,7 +6,7 @@ responder (in this process, 127.0.0.1 only) and a fleet of real nginx nodes:
 1. the simulated clock ``now`` advances by ``--step`` (default 2 h), past ``refresh_fraction``
    of the staples' window, so every cycle is due and staples change; the responder signs at
    the same ``now``;
-2. :func:`ocsp_staple.refresh.run` (what ``ocsp_response`` and ``ocsp-staple refresh`` call)
+2. :func:`ocsp_staple.central.refresh.run` (what ``ocsp_response`` and ``ocsp-staple refresh`` call)
    refreshes the central store; the responder answers with a seeded random fault mix in the
    2015 incident's proportions (tryLater, expired / expiring / short-lived signer, HTTP 5xx,
    hangs, slow bodies, garbage, HTML, oversized, stale, revoked, unknown, another
@@ -45,17 +45,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "module_utils"))
 
-from ocsp_staple import forge
+from ocsp_staple.central.options import RefreshOptions
+from ocsp_staple.central.refresh import run
+from ocsp_staple.central.store import Store
 from ocsp_staple.certs import CertPair, load_pair
 from ocsp_staple.errors import OcspStapleError
-from ocsp_staple.install import StapleRejected, apply_install, plan_install
-from ocsp_staple.live import fetch_served_staple
+from ocsp_staple.node.install import StapleRejected, apply_install, plan_install
+from ocsp_staple.node.live import fetch_served_staple
 from ocsp_staple.policy import validate
-from ocsp_staple.refresh import CertificateSpec, RefreshOptions, run
-from ocsp_staple.responder import Behaviour, TestResponder
-from ocsp_staple.store import Store
+from ocsp_staple.spec import CertificateSpec
 
+from testbed import forge
 from testbed.fleet import Fleet, FleetError, Node, Site, free_port_block
+from testbed.ocsp_responder import Behaviour, TestResponder
 
 #: The fault mix: the 2015 incident's answers first (tryLater, expired / expiring signers), then
 #: every other fault of the test responder. 48 % of the answers are faults, 52 % good.
@@ -225,7 +227,7 @@ class Soak:
         for node in self.fleet.nodes:
             node_changed = False
             for site in self.fleet.sites:
-                data = self.store.staple_to_deploy(site.name)
+                data, _pin = self.store.to_deploy(site.name)
                 if data is None:
                     continue
                 plan = plan_install(

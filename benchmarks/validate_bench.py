@@ -28,9 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "module_utils"))
 
-from ocsp_staple import forge
 from ocsp_staple.certs import CertPair, verify_signature
 from ocsp_staple.policy import validate
+
+from testbed import forge
 
 
 def median_seconds(func: Callable[[], object], *, rounds: int, per_round: int) -> float:

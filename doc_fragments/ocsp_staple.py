@@ -1,12 +1,20 @@
-"""Documentation shared by the modules that validate a staple against a certificate pair."""
+"""Documentation the modules share: each shared option and return value is described once, here.
+
+The option fragments follow the argument_spec pieces of module_utils/ocsp_staple/argspecs.py
+(``ocsp_staple`` documents ``PAIR`` and ``POLICY``, ``ocsp_staple.policy`` ``POLICY`` alone,
+``ocsp_staple.store`` ``STORE``, ``ocsp_staple.audit`` ``AUDIT``, ``ocsp_staple.fetch`` ``FETCH``,
+``ocsp_staple.files`` ``FILES``; ``ocsp_staple.certificates`` documents spec.CERTIFICATE_OPTIONS).
+A module lists them under ``extends_documentation_fragment`` and may override a description in
+its own ``options``: Ansible merges each option's keys, the module's winning. The return
+fragments (``ocsp_staple.results``, ``ocsp_staple.problems``) are listed the same way at the top
+of a module's ``RETURN``. Pieces that several fragments contain are written once, below, and
+joined.
+"""
 
 from __future__ import annotations
 
-
-class ModuleDocFragment:
-    # The certificate pair and the policy thresholds (module_utils/ocsp_staple/policy.py).
-    DOCUMENTATION = r"""
-options:
+# The certificate pair a staple is judged against (argspecs.PAIR).
+_PAIR = r"""
   certificate:
     description:
       - PEM file of the leaf certificate on the target. It may hold the chain, issuer second.
@@ -19,17 +27,56 @@ options:
   name:
     description: Name used in problem messages (default the leaf's subject).
     type: str
+"""
+
+# The thresholds of the validation policy, module_utils/ocsp_staple/policy.py (argspecs.POLICY).
+_POLICY = r"""
   min_remaining:
-    description: Least effective lifetime the staple must have left, as seconds or a duration like C(4h).
+    description:
+      - Least effective lifetime (min(nextUpdate, signer notAfter)) a staple must have left to be
+        valid, as seconds or a duration like C(4h).
     type: str
     default: "4h"
   clock_skew:
-    description: Tolerated clock difference for thisUpdate and signer notBefore (seconds or duration).
+    description: Tolerated clock difference for thisUpdate and the signer's notBefore (seconds or a duration).
     type: str
     default: "5m"
 """
 
-    # The certificates list of the central-host modules (ocsp_response, ocsp_freeze, ocsp_switch).
+# The central store directory (argspecs.STORE).
+_STORE = r"""
+  store:
+    description: Directory of the central store.
+    type: path
+    required: true
+"""
+
+# Who changes the central store, for which certificates and why (argspecs.AUDIT, with the store).
+_AUDIT = r"""
+  names:
+    description: Names of the certificates the task applies to.
+    type: list
+    elements: str
+  reason:
+    description: Why, recorded with the change.
+    type: str
+  who:
+    description:
+      - Who acts, recorded with the change. Default - C(SUDO_USER), C(USER) or C(LOGNAME) of the module's
+        environment on the central host, with its host name. The playbooks pass the controller's user and host.
+    type: str
+"""
+
+
+class ModuleDocFragment:
+    # Validating a staple against a certificate pair: the pair and the policy thresholds.
+    DOCUMENTATION = "options:" + _PAIR + _POLICY
+
+    # The policy thresholds alone, for the modules that take the pair another way.
+    POLICY = "options:" + _POLICY
+
+    # The certificates list of the central-host modules (ocsp_response, ocsp_freeze, ocsp_switch;
+    # spec.CERTIFICATE_OPTIONS).
     CERTIFICATES = r"""
 options:
   certificates:
@@ -53,4 +100,82 @@ options:
       responder_url:
         description: OCSP responder URL (http or https) overriding the certificate's AIA OCSP URL.
         type: str
+"""
+
+    STORE = "options:" + _STORE
+
+    # How ocsp_response and ocsp_freeze ask the CA and report (argspecs.FETCH).
+    FETCH = r"""
+options:
+  timeout:
+    description: Time limit of one attempt (seconds or a duration like C(10s)).
+    type: str
+    default: "10s"
+  deadline:
+    description: Time limit of the whole task, all certificates and attempts included.
+    type: str
+    default: "120s"
+  critical_remaining:
+    description: The metrics mark a certificate failed when its deployed staple has less than this left.
+    type: str
+    default: "6h"
+  proxy:
+    description:
+      - HTTP(S) proxy URL for the responder requests. Without it the usual C(http_proxy),
+        C(https_proxy) and C(no_proxy) environment variables apply.
+    type: str
+  metrics_path:
+    description: Write a Prometheus textfile (node_exporter textfile collector) here after the task; not in check mode.
+    type: path
+"""
+
+    # A change to the central store: where, who, for which certificates and why: ocsp_freeze,
+    # ocsp_switch (argspecs.AUDIT).
+    AUDIT = "options:" + _STORE + _AUDIT
+
+    # Owner, group and mode of the staple files: ocsp_staple, ocsp_deploy (argspecs.FILES).
+    FILES = r"""
+options:
+  owner:
+    description:
+      - User name or uid that should own the staple file(s). When omitted an existing file keeps its owner
+        and a new file belongs to the user the module runs as.
+    type: str
+  group:
+    description: Group name or gid of the staple file(s). When omitted an existing file keeps its group.
+    type: str
+  mode:
+    description: Permission bits of the staple file(s) as an octal string. Symbolic modes are not supported.
+    type: str
+    default: "0644"
+"""
+
+    # RETURN: what ocsp_response and ocsp_freeze return. Ansible merges return values only at the top
+    # level, so each module gives the descriptions and the keys of a certificate's result (contains).
+    RESULTS = r"""
+certificates:
+  description: One result per certificate.
+  returned: always
+  type: list
+  elements: dict
+diff:
+  description: Per certificate name, the staple before and after.
+  returned: always
+  type: dict
+"""
+
+    # RETURN: the problems of a verdict (policy.Verdict.as_dict): ocsp_response_info, ocsp_served_info, ocsp_staple.
+    PROBLEMS = r"""
+problems:
+  description: Every problem found, each a stable code and one sentence naming the values.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"code": "signer_expires_too_soon", "message": "staple for www.example.org: signer certificate ..."}]
+codes:
+  description: The problem codes alone, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["signer_expires_too_soon"]
 """

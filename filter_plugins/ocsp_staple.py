@@ -11,8 +11,8 @@ the package ``ocsp_staple`` from there: the same copy of the code the modules us
   verdict dict of ``policy.validate`` (valid, problems, codes and every fact)
 - ``certificates | ocsp_stapling_node(store_certificates, enabled=, force_disable_must_staple=, staple_dir=,
   snippet_dir=, verify_port=)`` -> the node's plan (``plan.plan``, refuses unsafe configurations) and
-  its ocsp_deploy / ocsp_served_info work lists (``node.node_items``)
-- ``who | ocsp_operator`` -> ``who`` when set, else the controller's ``user@host`` (``freeze.operator``:
+  its ocsp_deploy / ocsp_served_info work lists (``plan.node_items``)
+- ``who | ocsp_operator`` -> ``who`` when set, else the controller's ``user@host`` (``audit.operator``:
   SUDO_USER, USER or LOGNAME), for the audit records of the emergency commands
 
 A filter error is an ``AnsibleFilterError`` naming the filter and the input.
@@ -20,8 +20,6 @@ A filter error is an ``AnsibleFilterError`` naming the filter and the input.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as _dt
 import os
 import sys
@@ -33,10 +31,13 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _MODULE_UTILS not in sys.path:
     sys.path.insert(0, _MODULE_UTILS)
 
-from ocsp_staple import certs, freeze, node, plan  # noqa: E402
+from ocsp_staple import certs, plan  # noqa: E402
+from ocsp_staple.central.audit import local_operator  # noqa: E402
+from ocsp_staple.der import from_base64  # noqa: E402
 from ocsp_staple.durations import parse_duration  # noqa: E402
 from ocsp_staple.errors import OcspStapleError  # noqa: E402
 from ocsp_staple.policy import DEFAULT_CLOCK_SKEW, validate  # noqa: E402
+from ocsp_staple.times import now_or  # noqa: E402
 
 
 def _text(value: Any, filter_name: str, what: str) -> str | bytes:
@@ -81,12 +82,10 @@ def ocsp_staple_verdict(
     ``now`` (ISO 8601 or an aware datetime) replaces the controller's clock, for reproducible checks.
     """
     filter_name = "ocsp_staple_verdict"
-    if not isinstance(staple_b64, (str, bytes)):
-        raise AnsibleFilterError(f"{filter_name}: staple must be base64 text, got {type(staple_b64).__name__}")
     try:
-        data = base64.b64decode(staple_b64, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise AnsibleFilterError(f"{filter_name}: staple is not base64 ({exc}): starts {staple_b64[:16]!r}") from None
+        data = from_base64(staple_b64, what=f"{filter_name}: staple")
+    except OcspStapleError as exc:
+        raise AnsibleFilterError(str(exc)) from None
     cert = _text(certificate_pem, filter_name, "certificate")
     issuer = _text(issuer_pem, filter_name, "issuer") if issuer_pem else None
     try:
@@ -119,7 +118,7 @@ def ocsp_stapling_node(
     ``store_certificates`` is ``ocsp_store_info``'s ``certificates`` read with the certificate
     entries (staple, frozen, disabled, ocsp_urls, must_staple). ``plan.plan`` decides on/off and
     refuses - as an AnsibleFilterError - disabling a Must-Staple certificate without force and a
-    shared server block with a stapled certificate; ``node.node_items`` builds the lists.
+    shared server block with a stapled certificate; ``plan.node_items`` builds the lists.
     """
     filter_name = "ocsp_stapling_node"
     if not isinstance(certificates, list) or not isinstance(store_certificates, dict):
@@ -142,7 +141,7 @@ def ocsp_stapling_node(
             enabled=bool(enabled),
             force_disable_must_staple=bool(force_disable_must_staple),
         )
-        return node.node_items(
+        return plan.node_items(
             certificates,
             store_certificates,
             decisions,
@@ -160,24 +159,14 @@ def ocsp_operator(who: Any = None) -> str:
     """``who`` when it is a non-empty string, else the controller's user and host (filters run on the controller)."""
     if isinstance(who, str) and who.strip():
         return who.strip()
-    return freeze.local_operator()
+    return local_operator()
 
 
 def _now(value: str | _dt.datetime | None, filter_name: str) -> _dt.datetime:
-    if value is None:
-        return _dt.datetime.now(_dt.UTC)
-    if isinstance(value, _dt.datetime):
-        parsed = value
-    else:
-        try:
-            parsed = _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise AnsibleFilterError(
-                f"{filter_name}: now must be ISO 8601 like 2026-03-01T12:00Z, got {value!r}"
-            ) from None
-    if parsed.tzinfo is None:
-        raise AnsibleFilterError(f"{filter_name}: now must carry a timezone, got {value!r}")
-    return parsed
+    try:
+        return now_or(value, what=f"{filter_name}: now", naive="refuse")
+    except OcspStapleError as exc:
+        raise AnsibleFilterError(str(exc)) from None
 
 
 class FilterModule:

@@ -22,6 +22,9 @@ description:
     is true only when something was written (also a mode, owner or directory).
 version_added: "0.1.0"
 author: ocsp-stapling maintainers
+extends_documentation_fragment:
+  - ocsp_staple.policy
+  - ocsp_staple.files
 options:
   certificates:
     description: The node's certificates.
@@ -59,24 +62,6 @@ options:
         description: Where the snippet goes (included by the certificate's C(server {}) block).
         type: path
         required: true
-  min_remaining:
-    description: Least effective lifetime a staple must have left, seconds or a duration like C(4h).
-    type: str
-    default: "4h"
-  clock_skew:
-    description: Tolerated clock difference for thisUpdate and signer notBefore.
-    type: str
-    default: "5m"
-  owner:
-    description: User name or uid of the staple files (default - kept, or the user the module runs as).
-    type: str
-  group:
-    description: Group name or gid of the staple files.
-    type: str
-  mode:
-    description: Permission bits of the staple files as an octal string.
-    type: str
-    default: "0644"
   checks:
     description:
       - When given and nothing has to be written, the module also checks in the same pass what
@@ -155,17 +140,15 @@ served:
   elements: dict
 """
 
-import base64
-import binascii
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.ocsp_staple.argspecs import FILES, POLICY
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.durations import parse_duration
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.install import parse_mode, resolve_group, resolve_owner
-from ansible.module_utils.ocsp_staple.node import NodeCertificate, apply_node, plan_node
-from ansible.module_utils.ocsp_staple.served import run_checks
+from ansible.module_utils.ocsp_staple.node.deploy import certificates_from_params, deploy
+from ansible.module_utils.ocsp_staple.node.install import parse_mode, resolve_group, resolve_owner
 
 CERTIFICATE_OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -183,11 +166,8 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "certificates": {"type": "list", "elements": "dict", "required": True, "options": CERTIFICATE_OPTIONS},
-            "min_remaining": {"type": "str", "default": "4h"},
-            "clock_skew": {"type": "str", "default": "5m"},
-            "owner": {"type": "str"},
-            "group": {"type": "str"},
-            "mode": {"type": "str", "default": "0644"},
+            **POLICY,
+            **FILES,
             "checks": {"type": "list", "elements": "dict"},
             "verify_host": {"type": "str", "default": "127.0.0.1"},
             "verify_port": {"type": "int", "default": 443},
@@ -196,74 +176,27 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    certificates = []
-    for item in params["certificates"]:
-        staple = None
-        if item["content"]:
-            try:
-                staple = base64.b64decode(item["content"], validate=True)
-            except (binascii.Error, ValueError) as exc:
-                module.fail_json(msg=f"{item['name']}: content is not base64 ({exc}), starts {item['content'][:16]!r}")
-        certificates.append(
-            NodeCertificate(
-                name=item["name"],
-                stapled=item["stapled"],
-                reason=item["reason"],
-                certificate=item["certificate"],
-                issuer=item["issuer"],
-                staple_path=item["staple_path"],
-                snippet_path=item["snippet_path"],
-                staple=staple,
-            )
-        )
-    now = datetime.datetime.now(UTC)
     try:
-        min_remaining = parse_duration(params["min_remaining"], what="min_remaining")
-        clock_skew = parse_duration(params["clock_skew"], what="clock_skew")
-        plan = plan_node(
-            certificates,
-            now=now,
-            min_remaining=min_remaining,
-            clock_skew=clock_skew,
+        outcome = deploy(
+            certificates_from_params(params["certificates"]),
+            now=datetime.datetime.now(UTC),
+            min_remaining=parse_duration(params["min_remaining"], what="min_remaining"),
+            clock_skew=parse_duration(params["clock_skew"], what="clock_skew"),
             mode=parse_mode(params["mode"]),
             owner=resolve_owner(params["owner"]),
             group=resolve_group(params["group"]),
+            checks=params["checks"],
+            verify_host=params["verify_host"],
+            verify_port=params["verify_port"],
+            verify_timeout=params["verify_timeout"],
+            check_mode=module.check_mode,
+            diff=module._diff,
         )
-        result = {
-            "changed": plan.changed,
-            "reload": plan.content_changed,
-            "certificates": plan.summary(),
-            "verified": False,
-        }
-        if module._diff:
-            result["diff"] = plan.diff()
-        if plan.rejections:
-            module.fail_json(msg="; ".join(plan.rejections) + " (nothing written on this node)", **result)
-        if plan.changed and not module.check_mode:
-            apply_node(plan)
-        elif not plan.changed and params["checks"]:
-            served, failures = run_checks(
-                params["checks"],
-                host=params["verify_host"],
-                default_port=params["verify_port"],
-                timeout=params["verify_timeout"],
-                now=now,
-                min_remaining=min_remaining,
-                clock_skew=clock_skew,
-                require_valid=True,
-            )
-            result["served"] = served
-            if any(item.get("matches") is False for item in served):
-                # The files are right but nginx serves something else: an earlier reload failed or
-                # never happened. Ask for a reload (after nginx -t) and the post-reload check.
-                result["reload"] = True
-            elif failures:
-                module.fail_json(msg="; ".join(failures), **result)
-            else:
-                result["verified"] = True
     except OcspStapleError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    if outcome.failure is not None:
+        module.fail_json(msg=outcome.failure, **outcome.result)
+    module.exit_json(**outcome.result)
 
 
 if __name__ == "__main__":

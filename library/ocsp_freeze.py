@@ -27,15 +27,14 @@ version_added: "0.1.0"
 author: ocsp-stapling maintainers
 extends_documentation_fragment:
   - ocsp_staple.certificates
+  - ocsp_staple.audit
+  - ocsp_staple.policy
+  - ocsp_staple.fetch
 options:
   certificates:
     description:
       - The certificates of the store. Required for O(state=frozen) (each pin is validated against its
         certificate); optional for O(state=thawed) (used for the metrics only).
-  store:
-    description: Directory of the central store.
-    type: path
-    required: true
   state:
     description: C(frozen) pins a staple, C(thawed) removes the pin.
     type: str
@@ -45,16 +44,8 @@ options:
     description:
       - Certificate names to freeze or thaw. Default - every entry of O(certificates) (freeze), every
         frozen certificate in the store (thaw).
-    type: list
-    elements: str
   reason:
     description: Why (recorded in C(pin.json)); required for O(state=frozen), recorded in C(state.json) on thaw.
-    type: str
-  who:
-    description:
-      - Who freezes, recorded in C(pin.json). Default - C(SUDO_USER), C(USER) or C(LOGNAME) of the module's
-        environment on the central host, with its host name. The playbooks pass the controller's user and host.
-    type: str
   source:
     description: C(fetch) asks the CA for the longest-lived valid answer; C(current) pins the current staple.
     type: str
@@ -66,32 +57,6 @@ options:
         (faster than the scheduled refresh, an operator is waiting); all certificates are asked concurrently.
     type: int
     default: 10
-  timeout:
-    description: Time limit of one attempt (seconds or a duration like C(10s)).
-    type: str
-    default: "10s"
-  deadline:
-    description: Time limit of the whole freeze, all certificates and attempts included.
-    type: str
-    default: "120s"
-  min_remaining:
-    description: Least effective lifetime (min(nextUpdate, signer notAfter)) a staple must have left to be pinned.
-    type: str
-    default: "4h"
-  critical_remaining:
-    description: The metrics mark a certificate failed when its deployed staple has less than this left.
-    type: str
-    default: "6h"
-  clock_skew:
-    description: Tolerated clock difference for thisUpdate and the signer's notBefore.
-    type: str
-    default: "5m"
-  proxy:
-    description: HTTP(S) proxy URL for the responder requests (else the usual proxy environment variables).
-    type: str
-  metrics_path:
-    description: Rewrite this Prometheus textfile after the change; not in check mode.
-    type: path
 attributes:
   check_mode:
     support: full
@@ -141,11 +106,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - ocsp_staple.results
 certificates:
   description: One result per selected certificate.
-  returned: always
-  type: list
-  elements: dict
   contains:
     name:
       description: The certificate's store name.
@@ -175,37 +139,30 @@ certificates:
       elements: dict
 diff:
   description: Per certificate name, the pin before and after (null when not frozen).
-  returned: always
-  type: dict
 """
 
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.ocsp_staple.argspecs import AUDIT, FETCH, POLICY
+from ansible.module_utils.ocsp_staple.central.audit import local_operator
+from ansible.module_utils.ocsp_staple.central.freeze import FREEZE_BACKOFF, FREEZE_BACKOFF_MAX, freeze, thaw
+from ansible.module_utils.ocsp_staple.central.options import RefreshOptions
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.freeze import FREEZE_BACKOFF, FREEZE_BACKOFF_MAX, freeze, local_operator, thaw
-from ansible.module_utils.ocsp_staple.refresh import CERTIFICATE_OPTIONS, RefreshOptions, parse_certificates
+from ansible.module_utils.ocsp_staple.spec import CERTIFICATE_OPTIONS, parse_certificates
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "certificates": {"type": "list", "elements": "dict", "options": CERTIFICATE_OPTIONS},
-            "store": {"type": "path", "required": True},
             "state": {"type": "str", "choices": ["frozen", "thawed"], "default": "frozen"},
-            "names": {"type": "list", "elements": "str"},
-            "reason": {"type": "str"},
-            "who": {"type": "str"},
+            **AUDIT,
             "source": {"type": "str", "choices": ["fetch", "current"], "default": "fetch"},
             "attempts": {"type": "int", "default": 10},
-            "timeout": {"type": "str", "default": "10s"},
-            "deadline": {"type": "str", "default": "120s"},
-            "min_remaining": {"type": "str", "default": "4h"},
-            "critical_remaining": {"type": "str", "default": "6h"},
-            "clock_skew": {"type": "str", "default": "5m"},
-            "proxy": {"type": "str"},
-            "metrics_path": {"type": "path"},
+            **POLICY,
+            **FETCH,
         },
         required_if=[("state", "frozen", ("certificates", "reason"))],
         supports_check_mode=True,

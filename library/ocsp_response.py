@@ -30,14 +30,15 @@ version_added: "0.1.0"
 author: ocsp-stapling maintainers
 extends_documentation_fragment:
   - ocsp_staple.certificates
+  - ocsp_staple.store
+  - ocsp_staple.policy
+  - ocsp_staple.fetch
 options:
   certificates:
     description: The certificates to keep staples for.
     required: true
   store:
     description: Directory of the central store (created with mode 0755 when missing).
-    type: path
-    required: true
   attempts:
     description: Answers to ask for per certificate and run, at most.
     type: int
@@ -50,41 +51,15 @@ options:
     description: Fetch even when the current staple is fresh (the selection rule still applies).
     type: bool
     default: false
-  timeout:
-    description: Time limit of one attempt (seconds or a duration like C(10s)).
-    type: str
-    default: "10s"
-  deadline:
-    description: Time limit of the whole run, all certificates and retries included.
-    type: str
-    default: "120s"
   concurrency:
     description: Certificates refreshed at the same time.
     type: int
     default: 10
-  min_remaining:
-    description: Least effective lifetime an answer must have left to be valid.
-    type: str
-    default: "4h"
   critical_remaining:
     description:
       - Fail the task when the staple a certificate deploys has less than this left.
       - The default 6h trips for a 12-hour responder only when the refresh at half-life failed,
         and for a 7-day responder long after warnings in state.json and the metrics.
-    type: str
-    default: "6h"
-  clock_skew:
-    description: Tolerated clock difference for thisUpdate and the signer's notBefore.
-    type: str
-    default: "5m"
-  proxy:
-    description:
-      - HTTP(S) proxy URL for the responder requests. Without it the usual C(http_proxy),
-        C(https_proxy) and C(no_proxy) environment variables apply.
-    type: str
-  metrics_path:
-    description: Write a Prometheus textfile (node_exporter textfile collector) here; not in check mode.
-    type: path
 attributes:
   check_mode:
     support: full
@@ -127,11 +102,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - ocsp_staple.results
 certificates:
   description: One result per certificate, in the order given.
-  returned: always
-  type: list
-  elements: dict
   contains:
     name:
       description: The certificate's store name.
@@ -182,34 +156,30 @@ certificates:
       elements: str
 diff:
   description: Per certificate name, this_update, next_update and expires_at before and after.
-  returned: always
-  type: dict
 """
 
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.ocsp_staple.argspecs import FETCH, POLICY, STORE
+from ansible.module_utils.ocsp_staple.central.options import RefreshOptions
+from ansible.module_utils.ocsp_staple.central.refresh import run
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.refresh import CERTIFICATE_OPTIONS, RefreshOptions, parse_certificates, run
+from ansible.module_utils.ocsp_staple.spec import CERTIFICATE_OPTIONS, parse_certificates
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "certificates": {"type": "list", "elements": "dict", "required": True, "options": CERTIFICATE_OPTIONS},
-            "store": {"type": "path", "required": True},
+            **STORE,
             "attempts": {"type": "int", "default": 3},
             "refresh_fraction": {"type": "float", "default": 0.5},
             "force": {"type": "bool", "default": False},
-            "timeout": {"type": "str", "default": "10s"},
-            "deadline": {"type": "str", "default": "120s"},
             "concurrency": {"type": "int", "default": 10},
-            "min_remaining": {"type": "str", "default": "4h"},
-            "critical_remaining": {"type": "str", "default": "6h"},
-            "clock_skew": {"type": "str", "default": "5m"},
-            "proxy": {"type": "str"},
-            "metrics_path": {"type": "path"},
+            **POLICY,
+            **FETCH,
         },
         supports_check_mode=True,
     )

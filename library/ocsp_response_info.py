@@ -66,23 +66,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - ocsp_staple.problems
 valid:
   description: True only when every check passed.
   returned: always
   type: bool
   sample: false
-problems:
-  description: Every problem found, each a stable code and one sentence naming the values.
-  returned: always
-  type: list
-  elements: dict
-  sample: [{"code": "signer_expires_too_soon", "message": "staple for www.example.org: signer certificate ..."}]
-codes:
-  description: The problem codes alone, in order.
-  returned: always
-  type: list
-  elements: str
-  sample: ["try_later"]
 response_status:
   description: responseStatus in lower case (successful, try_later, ...); null when unparseable.
   returned: always
@@ -138,16 +128,17 @@ cert_id:
   type: dict
 """
 
-import base64
-import binascii
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.ocsp_staple.argspecs import PAIR, POLICY
 from ansible.module_utils.ocsp_staple.certs import load_pair
 from ansible.module_utils.ocsp_staple.compat import UTC
+from ansible.module_utils.ocsp_staple.der import from_base64
 from ansible.module_utils.ocsp_staple.durations import parse_duration
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.policy import validate, validate_file
+from ansible.module_utils.ocsp_staple.fsutil import read_file
+from ansible.module_utils.ocsp_staple.policy import validate
 
 
 def main() -> None:
@@ -155,11 +146,8 @@ def main() -> None:
         argument_spec={
             "path": {"type": "path"},
             "content": {"type": "str"},
-            "certificate": {"type": "path", "required": True},
-            "issuer": {"type": "path"},
-            "name": {"type": "str"},
-            "min_remaining": {"type": "str", "default": "4h"},
-            "clock_skew": {"type": "str", "default": "5m"},
+            **PAIR,
+            **POLICY,
         },
         mutually_exclusive=[("path", "content")],
         required_one_of=[("path", "content")],
@@ -176,13 +164,9 @@ def main() -> None:
             "name": params["name"],
         }
         if params["path"]:
-            verdict = validate_file(params["path"], pair, **policy)
+            verdict = validate(read_file(params["path"], what="staple file"), pair, **policy)
         else:
-            try:
-                data = base64.b64decode(params["content"], validate=True)
-            except (binascii.Error, ValueError) as exc:
-                module.fail_json(msg=f"content: not base64 ({exc}), first characters {params['content'][:16]!r}")
-            verdict = validate(data, pair, **policy)
+            verdict = validate(from_base64(params["content"], what="content"), pair, **policy)
     except OcspStapleError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **verdict.as_dict())

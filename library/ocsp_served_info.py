@@ -118,6 +118,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - ocsp_staple.problems
 served:
   description: True when the server stapled a response.
   returned: always
@@ -169,16 +171,7 @@ valid:
   type: bool
 problems:
   description: Every problem the policy found in the served staple (empty when nothing was served).
-  returned: always
-  type: list
-  elements: dict
   sample: [{"code": "expired", "message": "staple for www.example.org on 127.0.0.1:443: nextUpdate ..."}]
-codes:
-  description: The problem codes alone, in order.
-  returned: always
-  type: list
-  elements: str
-  sample: ["signer_expires_too_soon"]
 response_status:
   description: responseStatus of the served staple in lower case.
   returned: when served
@@ -230,18 +223,17 @@ results:
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.ocsp_staple.argspecs import PAIR, POLICY
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.durations import parse_duration
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.served import run_checks
+from ansible.module_utils.ocsp_staple.node.served import run_checks
 
 CHECK_OPTIONS = {
     "server_name": {"type": "str"},
     "port": {"type": "int"},
     "expect_file": {"type": "path"},
-    "certificate": {"type": "path", "required": True},
-    "issuer": {"type": "path"},
-    "name": {"type": "str"},
+    **PAIR,
 }
 
 
@@ -252,12 +244,10 @@ def main() -> None:
             "port": {"type": "int", "default": 443},
             "server_name": {"type": "str"},
             "expect_file": {"type": "path"},
-            "certificate": {"type": "path"},
-            "issuer": {"type": "path"},
-            "name": {"type": "str"},
+            **PAIR,
+            "certificate": {"type": "path"},  # required in each entry of checks instead
             "timeout": {"type": "float", "default": 10.0},
-            "min_remaining": {"type": "str", "default": "4h"},
-            "clock_skew": {"type": "str", "default": "5m"},
+            **POLICY,
             "require_valid": {"type": "bool", "default": False},
             "checks": {"type": "list", "elements": "dict", "options": CHECK_OPTIONS},
         },

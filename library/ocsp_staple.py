@@ -25,6 +25,7 @@ version_added: "0.1.0"
 author: ocsp-stapling maintainers
 extends_documentation_fragment:
   - ocsp_staple
+  - ocsp_staple.files
 options:
   content:
     description: The staple as base64-encoded DER (for example the central C(current.der) read with C(slurp)).
@@ -36,18 +37,6 @@ options:
       - A symbolic link at O(dest) is replaced by a regular file when the bytes change.
     type: path
     required: true
-  owner:
-    description:
-      - User name or uid that should own O(dest). When omitted an existing file keeps its owner
-        and a new file belongs to the user the module runs as.
-    type: str
-  group:
-    description: Group name or gid of O(dest). When omitted an existing file keeps its group.
-    type: str
-  mode:
-    description: Permission bits of O(dest) as an octal string. Symbolic modes are not supported.
-    type: str
-    default: "0644"
   backup:
     description: Before replacing different bytes, keep a copy of the old file next to it (timestamped name).
     type: bool
@@ -95,6 +84,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+extends_documentation_fragment:
+  - ocsp_staple.problems
 dest:
   description: The staple path.
   returned: always
@@ -120,15 +111,6 @@ valid:
   type: bool
 problems:
   description: Every problem found in the new staple, each a stable code and one sentence.
-  returned: always
-  type: list
-  elements: dict
-codes:
-  description: The problem codes alone, in order.
-  returned: always
-  type: list
-  elements: str
-  sample: ["signer_expires_too_soon"]
 this_update:
   description: thisUpdate of the new staple, ISO 8601 UTC.
   returned: always
@@ -160,16 +142,16 @@ response_status:
   type: str
 """
 
-import base64
-import binascii
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.ocsp_staple.argspecs import FILES, PAIR, POLICY
 from ansible.module_utils.ocsp_staple.certs import load_pair
 from ansible.module_utils.ocsp_staple.compat import UTC
+from ansible.module_utils.ocsp_staple.der import from_base64
 from ansible.module_utils.ocsp_staple.durations import parse_duration
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.install import (
+from ansible.module_utils.ocsp_staple.node.install import (
     apply_install,
     parse_mode,
     plan_install,
@@ -183,14 +165,9 @@ def main() -> None:
         argument_spec={
             "content": {"type": "str", "required": True},
             "dest": {"type": "path", "required": True},
-            "certificate": {"type": "path", "required": True},
-            "issuer": {"type": "path"},
-            "name": {"type": "str"},
-            "min_remaining": {"type": "str", "default": "4h"},
-            "clock_skew": {"type": "str", "default": "5m"},
-            "owner": {"type": "str"},
-            "group": {"type": "str"},
-            "mode": {"type": "str", "default": "0644"},
+            **PAIR,
+            **POLICY,
+            **FILES,
             "backup": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
@@ -198,12 +175,8 @@ def main() -> None:
     params = module.params
     dest = params["dest"]
     try:
-        data = base64.b64decode(params["content"], validate=True)
-    except (binascii.Error, ValueError) as exc:
-        module.fail_json(msg=f"content: not base64 ({exc}), first characters {params['content'][:16]!r}", dest=dest)
-    try:
         plan = plan_install(
-            data,
+            from_base64(params["content"], what="content"),
             load_pair(params["certificate"], params["issuer"]),
             dest=dest,
             now=datetime.datetime.now(UTC),

@@ -15,11 +15,9 @@ description:
   - Changes nothing. The node-side M(ocsp_staple) re-validates whatever it is given.
 version_added: "0.1.0"
 author: ocsp-stapling maintainers
+extends_documentation_fragment:
+  - ocsp_staple.store
 options:
-  store:
-    description: The central store directory.
-    type: path
-    required: true
   names:
     description: Certificate names to read; default every certificate directory in the store.
     type: list
@@ -89,9 +87,6 @@ certificates:
     consecutive_failures:
       description: Rejected or failed attempts since the last valid answer.
       type: int
-    disabled:
-      description: The disable record (who, when, why) that applies to the certificate; null unless switched off.
-      type: dict
     ocsp_urls:
       description: With O(certificates), the OCSP responder URLs of the certificate (AIA).
       type: list
@@ -104,15 +99,15 @@ certificates:
 import base64
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.ocsp_staple.certs import leaf_summary
+from ansible.module_utils.ocsp_staple.argspecs import STORE
+from ansible.module_utils.ocsp_staple.central.store import deploy_view, leaf_summary, names
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.store import deploy_view, names
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "store": {"type": "path", "required": True},
+            **STORE,
             "names": {"type": "list", "elements": "str"},
             "certificates": {"type": "list", "elements": "dict"},
         },

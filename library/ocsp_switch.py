@@ -20,13 +20,10 @@ version_added: "0.1.0"
 author: ocsp-stapling maintainers
 extends_documentation_fragment:
   - ocsp_staple.certificates
+  - ocsp_staple.audit
 options:
   certificates:
     description: The certificates of the store; those the switch covers are checked for Must-Staple.
-  store:
-    description: Directory of the central store.
-    type: path
-    required: true
   state:
     description: C(disabled) records the switch, C(enabled) removes it.
     type: str
@@ -34,14 +31,8 @@ options:
     required: true
   names:
     description: Certificate names; default every certificate (enabling without names removes the whole switch).
-    type: list
-    elements: str
   reason:
     description: Why stapling is switched off (required for O(state=disabled)).
-    type: str
-  who:
-    description: Who switches, recorded with the switch; default the environment's user and host name.
-    type: str
   force_disable_must_staple:
     description: Switch stapling off for Must-Staple certificates too (hard-fail clients will reject the site).
     type: bool
@@ -93,21 +84,20 @@ diff:
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.ocsp_staple.argspecs import AUDIT
+from ansible.module_utils.ocsp_staple.central.audit import local_operator
+from ansible.module_utils.ocsp_staple.central.switch import set_switch
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.freeze import local_operator, set_switch
-from ansible.module_utils.ocsp_staple.refresh import CERTIFICATE_OPTIONS, parse_certificates
+from ansible.module_utils.ocsp_staple.spec import CERTIFICATE_OPTIONS, parse_certificates
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "certificates": {"type": "list", "elements": "dict", "options": CERTIFICATE_OPTIONS},
-            "store": {"type": "path", "required": True},
             "state": {"type": "str", "choices": ["disabled", "enabled"], "required": True},
-            "names": {"type": "list", "elements": "str"},
-            "reason": {"type": "str"},
-            "who": {"type": "str"},
+            **AUDIT,
             "force_disable_must_staple": {"type": "bool", "default": False},
         },
         required_if=[("state", "disabled", ("reason",))],

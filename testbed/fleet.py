@@ -8,7 +8,8 @@ ssl_stapling_file …;`` or ``ssl_stapling off;``) and a directory for staple fi
 the node's port, chosen by SNI; the first site is the default server.
 
 Nodes run as ``nginx -p DIR -c DIR/nginx.conf -e DIR/logs/error.log`` and are stopped by
-pid (SIGTERM, bounded wait, then SIGKILL), never by name. ``fleet.json`` in the root
+pid (SIGTERM, bounded wait, then SIGKILL), never by name. Every wait is a bounded poll of
+:mod:`testbed.wait` (deadlines scale with ``OCSP_TEST_TIMEOUT_SCALE``). ``fleet.json`` in the root
 records the fleet so that another process can stop it.
 
 CLI (for scripts, the demo and molecule)::
@@ -31,14 +32,21 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .wait import SCALE_ENV, poll, scaled, wait_until
+
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-DEFAULT_TIMEOUT = 10.0
+#: Deadline of a start or reload (seconds, scaled): generous, a loaded machine is slow.
+DEFAULT_TIMEOUT = 30.0
+#: What SIGTERM gets before SIGKILL (seconds, scaled), and the wait after SIGKILL.
+STOP_GRACE = 10.0
+KILL_WAIT = 10.0
+#: One-shot bound of an ``nginx -t`` / ``nginx`` / ``nginx -s reload`` command (seconds, scaled).
+COMMAND_TIMEOUT = 60.0
 MANIFEST = "fleet.json"
 
 
@@ -131,20 +139,24 @@ class Node:
 
     def test(self) -> subprocess.CompletedProcess[str]:
         """``nginx -t`` for this node (the caller decides what a failure means)."""
-        return subprocess.run(self.nginx_command("-t"), capture_output=True, text=True, timeout=30, check=False)
+        return subprocess.run(
+            self.nginx_command("-t"), capture_output=True, text=True, timeout=scaled(COMMAND_TIMEOUT), check=False
+        )
 
     def start(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         if self.running():
             return
-        result = subprocess.run(self.nginx_command(), capture_output=True, text=True, timeout=30, check=False)
+        result = subprocess.run(
+            self.nginx_command(), capture_output=True, text=True, timeout=scaled(COMMAND_TIMEOUT), check=False
+        )
         if result.returncode != 0:
             raise FleetError(f"node {self.name} ({self.endpoint}): nginx did not start: {_nginx_message(result)}")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.running() and _accepts(self.host, self.port):
-                return
-            time.sleep(0.05)
-        raise FleetError(f"node {self.name}: nginx not listening on {self.endpoint} after {timeout:g} s")
+        wait_until(
+            lambda: self.running() and _accepts(self.host, self.port),
+            timeout,
+            f"node {self.name}: nginx listening on {self.endpoint} (see {self.error_log})",
+            error=FleetError,
+        )
 
     def reload(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         """``nginx -s reload`` and wait until every old worker is replaced.
@@ -159,20 +171,28 @@ class Node:
         if test.returncode != 0:
             raise FleetError(f"node {self.name}: configuration test failed, not reloaded: {_nginx_message(test)}")
         result = subprocess.run(
-            self.nginx_command("-s", "reload"), capture_output=True, text=True, timeout=30, check=False
+            self.nginx_command("-s", "reload"),
+            capture_output=True,
+            text=True,
+            timeout=scaled(COMMAND_TIMEOUT),
+            check=False,
         )
         if result.returncode != 0:
             raise FleetError(f"node {self.name}: reload failed: {_nginx_message(result)}")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            current = self.workers()
-            if current and not current & old:
-                return
-            time.sleep(0.05)
-        raise FleetError(f"node {self.name}: workers not replaced {timeout:g} s after reload (see {self.error_log})")
 
-    def stop(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        """SIGTERM the master, wait (bounded), SIGKILL master and workers if still there."""
+        def replaced() -> bool:
+            current = self.workers()
+            return bool(current) and not current & old
+
+        wait_until(
+            replaced,
+            timeout,
+            f"node {self.name}: every old worker replaced after reload (see {self.error_log})",
+            error=FleetError,
+        )
+
+    def stop(self, *, timeout: float = STOP_GRACE) -> None:
+        """SIGTERM the master, wait ``timeout`` s (scaled), SIGKILL master and workers if still there."""
         master = self.pid()
         if master is None:
             return
@@ -184,7 +204,7 @@ class Node:
         for pid in (master, *workers):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        if not _wait_gone([master, *workers], 5.0):
+        if not _wait_gone([master, *workers], KILL_WAIT):
             raise FleetError(f"node {self.name}: nginx pid {master} survived SIGKILL")
 
     def set_stapling(self, site: str, staple: bytes | None) -> None:
@@ -322,7 +342,7 @@ class Fleet:
         if errors:
             raise FleetError("; ".join(errors))
 
-    def stop(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def stop(self, *, timeout: float = STOP_GRACE) -> None:
         errors = []
         for node in self.nodes:
             try:
@@ -405,25 +425,33 @@ def _children(parent: int) -> set[int]:
 
 
 def _alive(pid: int) -> bool:
+    """True while any thread of process ``pid`` runs (a zombie, or a reaped pid, is not alive).
+
+    Every thread counts: when a multi-threaded process dies, its main thread can be a zombie
+    while another thread still exits, and holds the process's sockets open until it has.
+    """
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    for task in tasks:
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue  # that thread is gone
+        if stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def _wait_gone(pids: Sequence[int], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(_alive(pid) for pid in pids):
-            return True
-        time.sleep(0.05)
-    return not any(_alive(pid) for pid in pids)
+    """Wait up to ``timeout`` s (scaled) until no thread of ``pids`` runs; False when some still do."""
+    return bool(poll(lambda: not any(_alive(pid) for pid in pids), timeout))
 
 
 def _accepts(host: str, port: int) -> bool:
     try:
-        with socket.create_connection((host, port), timeout=0.5):
+        with socket.create_connection((host, port), timeout=scaled(2.0)):
             return True
     except OSError:
         return False
@@ -491,7 +519,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pki", help="testbed.pki directory whose leaves the nodes serve (start)")
     parser.add_argument("--site", action="append", default=[], help="serve only these leaves of --pki (repeatable)")
     parser.add_argument("--json", action="store_true", help="status as JSON")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help=f"seconds, scaled by {SCALE_ENV} (default: start/reload {DEFAULT_TIMEOUT:g}, stop {STOP_GRACE:g})",
+    )
     args = parser.parse_args(argv)
     if args.action != "free-port" and not args.root:
         parser.error(f"{args.action} needs --root")
@@ -511,13 +543,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 fleet.create()
             else:
                 fleet = Fleet.load(args.root)
-            fleet.start(timeout=args.timeout)
+            fleet.start(timeout=args.timeout or DEFAULT_TIMEOUT)
         else:
             fleet = Fleet.load(args.root)
             if args.action == "reload":
-                fleet.reload(timeout=args.timeout)
+                fleet.reload(timeout=args.timeout or DEFAULT_TIMEOUT)
             elif args.action == "stop":
-                fleet.stop(timeout=args.timeout)
+                fleet.stop(timeout=args.timeout or STOP_GRACE)
         if args.action in ("start", "status"):
             status = fleet.status()
             if args.json:

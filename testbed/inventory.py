@@ -1,7 +1,7 @@
 """A whole local rollout for tests and benchmarks: PKI, test responder, nginx fleet, inventory.
 
 :func:`running_bed` makes a demo PKI whose OCSP URL names a free port of 127.0.0.1, starts
-the in-process :class:`~ocsp_staple.responder.TestResponder` there (real clock, the PKI's
+the in-process :class:`~testbed.ocsp_responder.TestResponder` there (real clock, the PKI's
 delegated signer), starts ``nodes`` nginx nodes (:func:`testbed.fleet.running_fleet`) and
 writes an Ansible inventory like ``inventories/demo`` with every path under ``root``:
 ``central`` (local connection, the controller's Python) holds the store; ``node1..N``
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ocsp_staple.responder import TestResponder
+from testbed.ocsp_responder import TestResponder
 
 from .fleet import Fleet, free_port_block, running_fleet, sites_from_pki
 from .pki import DEFAULT_LEAVES, DemoPki, LeafSpec, write_demo_pki

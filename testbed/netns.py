@@ -29,14 +29,13 @@ import ipaddress
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .fleet import _alive, _wait_gone
+from .fleet import COMMAND_TIMEOUT, DEFAULT_TIMEOUT, KILL_WAIT, STOP_GRACE, _accepts, _alive, _wait_gone
+from .wait import SCALE_ENV, scaled, wait_until
 
 IP = "/usr/sbin/ip" if Path("/usr/sbin/ip").exists() else "ip"
 SSHD = "/usr/sbin/sshd"
@@ -44,7 +43,6 @@ SSH_KEYGEN = "ssh-keygen"
 SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 PRIVSEP_DIR = Path("/run/sshd")  # sshd refuses to start without it (systemd creates it for the system sshd)
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,11}$")  # vh-NAME must fit the 15 characters of an interface name
-DEFAULT_TIMEOUT = 10.0
 
 
 class NetnsError(Exception):
@@ -52,7 +50,7 @@ class NetnsError(Exception):
 
 
 def _run(*argv: str) -> str:
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=scaled(COMMAND_TIMEOUT), check=False)
     if result.returncode != 0:
         message = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit {result.returncode}"]
         raise NetnsError(f"{' '.join(argv)}: {message[0]}")
@@ -113,15 +111,6 @@ def _write_known_host(root: Path, address: str, host_key_pub: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def _wait_listening(address: str, port: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection((address, port), timeout=0.5):
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def up(root: str | Path, name: str, address: str, peer: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
     """Namespace + veth + sshd on ``address`` (``a.b.c.d/prefix``); ``peer`` is the root side."""
     check_name(name)
@@ -153,8 +142,12 @@ def up(root: str | Path, name: str, address: str, peer: str, *, timeout: float =
         if sshd_pid(root, name) is None:
             _run(SSHD, "-t", "-f", str(config))
             _run(IP, "netns", "exec", name, SSHD, "-f", str(config), "-E", str(root / name / "sshd.log"))
-        if not _wait_listening(str(inside.ip), 22, timeout):
-            raise NetnsError(f"namespace {name}: sshd not listening on {inside.ip}:22 after {timeout:g} s")
+        wait_until(
+            lambda: _accepts(str(inside.ip), 22),
+            timeout,
+            f"namespace {name}: sshd listening on {inside.ip}:22 (see {root / name / 'sshd.log'})",
+            error=NetnsError,
+        )
     except BaseException:
         with contextlib.suppress(NetnsError):
             down(name)
@@ -175,11 +168,11 @@ def pids(name: str) -> list[int]:
     return [int(pid) for pid in _run(IP, "netns", "pids", name).split()]
 
 
-def down(name: str, *, timeout: float = DEFAULT_TIMEOUT) -> list[int]:
+def down(name: str, *, timeout: float = STOP_GRACE) -> list[int]:
     """Kill every process of the namespace, delete it and the root-side veth; return the pids killed."""
     check_name(name)
     victims = pids(name)
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, KILL_WAIT)):
         alive = [pid for pid in victims if _alive(pid)]
         for pid in alive:
             with contextlib.suppress(ProcessLookupError):
@@ -203,19 +196,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name", required=True, help="network namespace name (1-12 of a-z0-9-)")
     parser.add_argument("--address", help="address/prefix inside the namespace (up), e.g. 10.203.41.2/30")
     parser.add_argument("--peer", help="address of the root-namespace end of the veth (up), e.g. 10.203.41.1")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help=f"seconds, scaled by {SCALE_ENV} (default: up {DEFAULT_TIMEOUT:g}, down {STOP_GRACE:g})",
+    )
     args = parser.parse_args(argv)
     try:
         if args.action == "up":
             if not args.root or not args.address or not args.peer:
                 parser.error("up needs --root, --address and --peer")
-            up(args.root, args.name, args.address, args.peer, timeout=args.timeout)
+            up(args.root, args.name, args.address, args.peer, timeout=args.timeout or DEFAULT_TIMEOUT)
             address = args.address.split("/")[0]
             print(f"namespace {args.name}: sshd on {address}:22 pid={sshd_pid(args.root, args.name)}")
         elif not exists(args.name) and not _link_exists(f"vh-{args.name}"):
             print(f"namespace {args.name}: not present")
         else:
-            killed = down(args.name, timeout=args.timeout)
+            killed = down(args.name, timeout=args.timeout or STOP_GRACE)
             print(f"namespace {args.name}: removed, {len(killed)} process(es) stopped")
     except (NetnsError, ValueError) as exc:
         print(f"testbed.netns {args.action}: {exc}", file=sys.stderr)

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ocsp_staple import forge  # on sys.path through testbed/__init__.py
+from . import forge
 
 DEFAULT_OCSP_URL = "http://127.0.0.1:8880/"
 

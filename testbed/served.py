@@ -1,7 +1,7 @@
 """Does a node serve the central store's staples? A real TLS client's answer (molecule verify).
 
 For each certificate name, one handshake to ``HOST:PORT`` with SNI = the name, requesting the
-OCSP staple (:func:`ocsp_staple.live.fetch_served_staple`), then:
+OCSP staple (:func:`ocsp_staple.node.live.fetch_served_staple`), then:
 
 * the served leaf has an OCSP URL: the served bytes must be exactly ``<store>/<name>/current.der``
   and the policy must find them valid for the served leaf and its served issuer;
@@ -22,10 +22,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ocsp_staple.central.store import CURRENT
+from ocsp_staple.cli.common import parse_endpoint
 from ocsp_staple.errors import OcspStapleError
-from ocsp_staple.live import fetch_served_staple, parse_endpoint
+from ocsp_staple.node.live import fetch_served_staple
 from ocsp_staple.policy import validate
-from ocsp_staple.store import CURRENT
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,13 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "module_utils"))
 
-from ocsp_staple import forge  # noqa: E402
 from ocsp_staple.certs import CertPair, pair_from_certificates  # noqa: E402
-from ocsp_staple.responder import TestResponder  # noqa: E402
 
+from testbed import forge  # noqa: E402
 from testbed.fleet import NGINX, Fleet, running_fleet, sites_from_pki  # noqa: E402
+from testbed.ocsp_responder import TestResponder  # noqa: E402
 from testbed.pki import DemoPki, write_demo_pki  # noqa: E402
+from testbed.wait import scale, scaled  # noqa: E402
 
 #: A fixed "now" so no test depends on the wall clock.
 NOW = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -125,6 +126,22 @@ def pair_of(leaf: forge.Issued, ca: forge.Issued) -> CertPair:
 
 os.environ.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
 
+#: Integration tests get this many times pytest-timeout's per-test bound (``timeout`` in
+#: pyproject.toml): ansible runs are slow on a loaded machine (418 s of 600 seen on 2 busy cores).
+INTEGRATION_TIMEOUT_FACTOR = 2
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-timeout's per-test bound scaled like every other wait (OCSP_TEST_TIMEOUT_SCALE), doubled for
+    integration tests; a test's own ``timeout`` marker, or no bound at all, is left alone."""
+    base = getattr(config, "_env_timeout", None)  # pytest-timeout's setting: --timeout, PYTEST_TIMEOUT or the ini
+    if not base or not config.pluginmanager.hasplugin("timeout"):
+        return
+    for item in items:
+        factor = (INTEGRATION_TIMEOUT_FACTOR if item.get_closest_marker("integration") else 1) * scale()
+        if factor != 1 and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(base * factor))
+
 
 # --- the fault-injecting test responder (issue 3) -----------------------------------------
 
@@ -145,7 +162,7 @@ def responder_stats(url: str) -> dict[str, Any]:
     import json
     import urllib.request
 
-    with urllib.request.urlopen(url.rstrip("/") + "/_stats", timeout=5) as reply:
+    with urllib.request.urlopen(url.rstrip("/") + "/_stats", timeout=scaled(10)) as reply:
         return json.loads(reply.read())  # type: ignore[no-any-return]
 
 
@@ -171,4 +188,4 @@ def redirector(responder: TestResponder) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-        thread.join(timeout=5)
+        thread.join(timeout=scaled(10))

@@ -175,10 +175,6 @@ def is_ca(cert: x509.Certificate) -> bool:
     return profile(cert).is_ca
 
 
-def has_ocsp_signing_eku(cert: x509.Certificate) -> bool:
-    return profile(cert).ocsp_signing
-
-
 def _is_ca(cert: x509.Certificate) -> bool:
     try:
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
@@ -217,13 +213,6 @@ def is_must_staple(cert: x509.Certificate) -> bool:
     except x509.ExtensionNotFound:
         return False
     return x509.TLSFeatureType.status_request in list(features)
-
-
-@functools.lru_cache(maxsize=1024)
-def leaf_summary(path: str) -> dict[str, Any]:
-    """What the stapling plan needs of a certificate file: its OCSP URLs and Must-Staple."""
-    leaf = read_pem_file(path)[0]
-    return {"ocsp_urls": ocsp_urls(leaf), "must_staple": is_must_staple(leaf), "subject": subject_text(leaf)}
 
 
 @functools.lru_cache(maxsize=1024)

@@ -7,6 +7,11 @@ key hashes are computed over (RFC 6960 4.1.1, 4.2.1).
 
 from __future__ import annotations
 
+import base64
+import binascii
+
+from .errors import InputError
+
 
 class DerError(ValueError):
     """The bytes are not the DER structure expected."""
@@ -55,3 +60,13 @@ def subject_public_key_bits(spki_der: bytes) -> bytes:
     if bit_tag != 0x03 or bit_end > end or bit_start >= bit_end:
         raise DerError("SubjectPublicKeyInfo has no subjectPublicKey BIT STRING")
     return spki_der[bit_start + 1 : bit_end]
+
+
+def from_base64(text: str | bytes, *, what: str = "content") -> bytes:
+    """DER bytes from base64 text (how staples travel through Ansible); InputError naming ``what`` otherwise."""
+    if not isinstance(text, (str, bytes)):
+        raise InputError(f"{what} must be base64 text, got {type(text).__name__}")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InputError(f"{what}: not base64 ({exc}), first characters {text[:16]!r}") from None

@@ -1,9 +1,8 @@
-"""Durations and thresholds as operators type them: ``4h``, ``90m``, ``1d12h``, ``300``, ``40%``."""
+"""Durations as operators type them: ``4h``, ``90m``, ``1d12h``, ``300`` (thresholds: monitor/check.py)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from .errors import InputError
 
@@ -32,32 +31,3 @@ def parse_duration(value: str | int | float, *, what: str = "duration") -> int:
     if not text or pos == 0 or text[pos:].strip():
         raise InputError(f"{what}: expected a duration like 4h, 90m, 1d12h or seconds, got {value!r}")
     return int(total)
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """An absolute number of seconds, or a percentage of the staple's validity window."""
-
-    seconds: int | None = None
-    percent: float | None = None
-
-    def resolve(self, window_seconds: int) -> int:
-        if self.percent is not None:
-            return int(window_seconds * self.percent / 100)
-        return self.seconds or 0
-
-    def __str__(self) -> str:
-        return f"{self.percent:g}%" if self.percent is not None else f"{self.seconds}s"
-
-
-def parse_threshold(value: str, *, what: str = "threshold") -> Threshold:
-    text = str(value).strip()
-    if text.endswith("%"):
-        try:
-            percent = float(text[:-1])
-        except ValueError:
-            raise InputError(f"{what}: expected a percentage like 40%, got {value!r}") from None
-        if not 0 <= percent <= 100:
-            raise InputError(f"{what}: percentage must be between 0 and 100, got {value!r}")
-        return Threshold(percent=percent)
-    return Threshold(seconds=parse_duration(text, what=what))

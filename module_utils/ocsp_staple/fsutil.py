@@ -1,4 +1,4 @@
-"""Atomic file writes and a directory lock: a good staple is never half-written.
+"""Atomic file writes: a good staple is never half-written (the store's lock: central/lock.py).
 
 Used by the central store and by the node-side install alike (one copy).
 """
@@ -6,12 +6,8 @@ Used by the central store and by the node-side install alike (one copy).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-import stat
 import tempfile
-import time
-from collections.abc import Iterator
 
 from .errors import StoreError
 
@@ -25,6 +21,15 @@ def read_bytes(path: str) -> bytes | None:
         return None
     except OSError as exc:
         raise StoreError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def read_file(path: str, *, what: str) -> bytes:
+    """The bytes of a file that must exist; StoreError naming ``what`` and ``path`` otherwise."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise StoreError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
 
 
 def atomic_write(
@@ -78,32 +83,3 @@ def fsync_dir(directory: str) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-
-
-@contextlib.contextmanager
-def locked(path: str, *, timeout: float = 60.0, mode: int = 0o644) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created with ``mode`` whatever the umask) for the block.
-
-    Waits at most ``timeout`` seconds (polling, bounded), then raises StoreError naming
-    the lock file, so two runs never interleave and neither hangs forever.
-    """
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
-    except OSError as exc:
-        raise StoreError(f"lock {path}: cannot open: {exc.strerror or exc}") from None
-    with contextlib.suppress(OSError):  # another user's lock file keeps its mode
-        if stat.S_IMODE(os.fstat(fd).st_mode) != mode:
-            os.fchmod(fd, mode)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise StoreError(f"lock {path}: still held by another run after {timeout:g} s") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)

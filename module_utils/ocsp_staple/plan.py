@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InputError
+from .names import check_names
+from .spec import pick_url
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,11 @@ def plan(
     """
     out: dict[str, dict[str, Any]] = {}
     blocks: dict[str, list[str]] = {}
+    twice = check_names([cert.get("name") for cert in certificates])
+    if twice is not None:
+        raise InputError(f"certificate name {twice[1]!r} is listed twice in ocsp_stapling_certificates")
     for cert in certificates:
         name = str(cert["name"])
-        if name in out:
-            raise InputError(f"certificate name {name!r} is listed twice in ocsp_stapling_certificates")
         cert_facts = facts.get(name, {})
         stored = store.get(name, {})
         switch = stored.get("disabled")
@@ -90,7 +93,7 @@ def plan(
             name,
             enabled=bool(enabled) and bool(cert.get("enabled", True)) and record is None,
             frozen=bool(stored.get("frozen", False)),
-            has_responder=bool(cert_facts.get("ocsp_urls") or cert.get("responder_url")),
+            has_responder=pick_url(cert.get("responder_url"), cert_facts.get("ocsp_urls") or ()) is not None,
             must_staple=bool(cert_facts.get("must_staple", False)),
             force_disable_must_staple=force_disable_must_staple
             or bool(record is not None and record.get("force_disable_must_staple")),
@@ -114,3 +117,58 @@ def plan(
 def _describe(record: Mapping[str, Any]) -> str:
     """``playbooks/disable.yml (alice@ops1, 2015-08-20T15:00:00Z: CA responder broken)``."""
     return f"playbooks/disable.yml ({record.get('who', '?')}, {record.get('when', '?')}: {record.get('why', '?')})"
+
+
+def node_items(
+    certificates: list[Mapping[str, Any]],
+    store: Mapping[str, Mapping[str, Any]],
+    decisions: Mapping[str, Mapping[str, Any]],
+    *,
+    staple_dir: str,
+    snippet_dir: str,
+    verify_port: int,
+) -> dict[str, Any]:
+    """The role's per-node work list from its certificate entries, the store view and the plan.
+
+    ``deploy`` feeds ``ocsp_deploy`` (one entry per certificate), ``checks`` feeds
+    ``ocsp_served_info`` (one entry per stapled certificate). Paths: the staple is
+    ``<staple_dir>/<name>.der``, the snippet ``<snippet_dir>/ocsp-<name>.conf``; on the node
+    the certificate is ``node_certificate`` (default ``certificate``), likewise the issuer.
+    """
+    if not certificates:
+        raise InputError("ocsp_stapling_certificates is empty: list at least one certificate")
+    for what, path in (("ocsp_stapling_staple_dir", staple_dir), ("ocsp_stapling_nginx_snippet_dir", snippet_dir)):
+        if not str(path).startswith("/"):
+            raise InputError(f"{what} must be an absolute path, got {path!r}")
+    deploy, checks = [], []
+    for cert in certificates:
+        name = str(cert["name"])  # checked by plan.plan, which made ``decisions``
+        decision = decisions[name]
+        stapled = bool(decision["stapled"])
+        staple_path = f"{staple_dir.rstrip('/')}/{name}.der"
+        certificate = cert.get("node_certificate") or cert["certificate"]
+        issuer = cert.get("node_issuer") or cert.get("issuer")
+        deploy.append(
+            {
+                "name": name,
+                "stapled": stapled,
+                "reason": str(decision["reason"]),
+                "content": store.get(name, {}).get("staple") if stapled else None,
+                "certificate": certificate,
+                "issuer": issuer,
+                "staple_path": staple_path,
+                "snippet_path": f"{snippet_dir.rstrip('/')}/ocsp-{name}.conf",
+            }
+        )
+        if stapled:
+            checks.append(
+                {
+                    "name": name,
+                    "server_name": cert.get("server_name") or name,
+                    "port": int(cert.get("port") or verify_port),
+                    "expect_file": staple_path,
+                    "certificate": certificate,
+                    "issuer": issuer,
+                }
+            )
+    return {"plan": dict(decisions), "deploy": deploy, "checks": checks}

@@ -393,23 +393,3 @@ def validate(
                 f"at least {human_duration(min_remaining)} required",
             )
     return verdict()
-
-
-def validate_file(
-    path: str,
-    pair: CertPair,
-    *,
-    now: _dt.datetime,
-    min_remaining: int = DEFAULT_MIN_REMAINING,
-    clock_skew: int = DEFAULT_CLOCK_SKEW,
-    name: str | None = None,
-) -> Verdict:
-    """Read ``path`` and validate it; an unreadable file is an operational error."""
-    from .errors import StoreError
-
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise StoreError(f"staple file {path}: cannot read: {exc.strerror or exc}") from None
-    return validate(data, pair, now=now, min_remaining=min_remaining, clock_skew=clock_skew, name=name)

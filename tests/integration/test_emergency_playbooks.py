@@ -2,7 +2,7 @@
 
 One bed per module (testbed.inventory.running_bed): a demo PKI, the test responder on
 127.0.0.1, three nginx nodes and an inventory like inventories/demo. What nodes serve is
-read with a real TLS client (ocsp_staple.live).
+read with a real TLS client (ocsp_staple.node.live).
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ocsp_staple.central.store import Store
 from ocsp_staple.certs import CertPair
-from ocsp_staple.live import fetch_served_staple
+from ocsp_staple.node.live import fetch_served_staple
 from ocsp_staple.policy import validate
-from ocsp_staple.store import Store
 
 from testbed.fleet import NGINX
 from testbed.inventory import Bed, running_bed
+from testbed.wait import scaled
 
 from ..ansible_run import REPO, playbook, task_results
 
@@ -46,7 +47,8 @@ def run(bed: Bed, name: str, **extra: Any) -> Any:
 
 
 def served(bed: Bed, name: str) -> list[bytes | None]:
-    return [fetch_served_staple(node.host, node.port, servername=name, timeout=5).staple for node in bed.fleet.nodes]
+    nodes = bed.fleet.nodes
+    return [fetch_served_staple(node.host, node.port, servername=name, timeout=scaled(10)).staple for node in nodes]
 
 
 def pin_of(bed: Bed, name: str) -> dict[str, Any]:

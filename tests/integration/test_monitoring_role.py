@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ocsp_staple import forge
-from ocsp_staple.responder import TestResponder
 
+from testbed import forge
 from testbed.fleet import Fleet
+from testbed.ocsp_responder import TestResponder
 from testbed.pki import DemoPki
+from testbed.wait import scaled
 
 from ..ansible_run import NODE_PYTHON, playbook
 from ..conftest import REPO, WALL_NOW
@@ -56,7 +57,7 @@ def nrpe_commands(path: Path) -> dict[str, list[str]]:
 
 def execute(argv: list[str]) -> subprocess.CompletedProcess[str]:
     """As NRPE would: no shell of ours, an empty environment."""
-    return subprocess.run(argv, capture_output=True, text=True, env=CLEAN_ENV, timeout=60, check=False)
+    return subprocess.run(argv, capture_output=True, text=True, env=CLEAN_ENV, timeout=scaled(120), check=False)
 
 
 def has_python_apt() -> bool:
@@ -101,8 +102,9 @@ def test_node_check_command_runs_under_debian_python_from_the_copied_core(
     assert first["changed"] > 0
     assert run_entry("monitoring", extra)["changed"] == 0, "a second run changes nothing"
 
-    copied = sorted(p.name for p in (tmp_path / "lib" / "ocsp_staple").iterdir())
-    assert copied == sorted(p.name for p in (REPO / "module_utils" / "ocsp_staple").glob("*.py"))
+    lib, core = tmp_path / "lib" / "ocsp_staple", REPO / "module_utils" / "ocsp_staple"
+    copied = sorted(str(p.relative_to(lib)) for p in lib.rglob("*") if p.is_file())
+    assert copied == sorted(str(p.relative_to(core)) for p in core.rglob("*.py"))
     assert command.read_text().splitlines()[-1] == f'exec {NODE_PYTHON} -s -m ocsp_staple "$@"'
     probe = execute(
         [
@@ -201,7 +203,7 @@ def test_scheduled_refresh_renders_without_systemd_and_its_command_runs(
                 [analyze, "verify", str(tmp_path / "systemd" / "ocsp-stapling-refresh.service")],
                 capture_output=True,
                 text=True,
-                timeout=60,
+                timeout=scaled(120),
                 check=False,
             )
             assert verified.returncode == 0, verified.stderr

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from ocsp_staple import forge
+
+from testbed import forge
 
 from ..ansible_run import NODE_PYTHON, adhoc, playbook, task_results
 from ..conftest import Pki, build_pki

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from ocsp_staple.policy import validate
-from ocsp_staple.responder import TestResponder
+
+from testbed.ocsp_responder import TestResponder
+from testbed.wait import scaled
 
 from ..ansible_run import BIN, REPO, adhoc, ansible_env, playbook, task_results
 from ..conftest import Pki, build_pki, responder_stats
@@ -114,7 +116,7 @@ def test_ansible_doc_renders() -> None:
         capture_output=True,
         text=True,
         env=ansible_env(),
-        timeout=120,
+        timeout=scaled(120),
         check=False,
     )
     assert proc.returncode == 0, proc.stderr

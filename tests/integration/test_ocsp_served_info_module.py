@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ocsp_staple import forge
 
+from testbed import forge
 from testbed.fleet import Fleet, Node, free_port_block
 from testbed.pki import DemoPki
 

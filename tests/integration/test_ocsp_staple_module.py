@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ocsp_staple import forge
+
+from testbed import forge
 
 from ..ansible_run import NODE_PYTHON, playbook, task_results
 from ..conftest import Pki, build_pki

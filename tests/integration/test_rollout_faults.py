@@ -29,17 +29,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ocsp_staple.central.lock import locked
+from ocsp_staple.central.store import Store
 from ocsp_staple.certs import load_pair
 from ocsp_staple.errors import StoreError
-from ocsp_staple.fsutil import atomic_write, locked
-from ocsp_staple.install import apply_install, plan_install
-from ocsp_staple.live import fetch_served_staple
+from ocsp_staple.fsutil import atomic_write
+from ocsp_staple.node.install import apply_install, plan_install
+from ocsp_staple.node.live import fetch_served_staple
 from ocsp_staple.policy import validate
-from ocsp_staple.responder import TestResponder
-from ocsp_staple.store import Store
 
 from testbed.fleet import Fleet, running_fleet, sites_from_pki
+from testbed.ocsp_responder import TestResponder
 from testbed.pki import LeafSpec, write_demo_pki
+from testbed.wait import poll, readline, scaled, wait_until
 
 from ..ansible_run import NODE_PYTHON, REPO, playbook, task_results
 from ..conftest import NOW, Pki, build_pki, responder_stats
@@ -123,7 +125,9 @@ class Rollout:
         self.inventory.write_text(json.dumps(inventory, indent=2))
 
     def site(self, *args: str, **extra: Any) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-        proc = playbook(SITE_YML, inventory=self.inventory, extra_vars=extra or None, args=list(args), timeout=300)
+        proc = playbook(
+            SITE_YML, inventory=self.inventory, extra_vars=extra or None, args=list(args), timeout=int(scaled(300))
+        )
         try:
             stats = json.loads(proc.stdout)["stats"]
         except (ValueError, KeyError):
@@ -135,7 +139,7 @@ class Rollout:
 
     def served(self, node_name: str) -> bytes | None:
         node = next(n for n in self.fleet.nodes if n.name == node_name)
-        return fetch_served_staple(node.host, node.port, servername=SITE, timeout=5).staple
+        return fetch_served_staple(node.host, node.port, servername=SITE, timeout=scaled(10)).staple
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +240,7 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_intact(point: str, tmp_pa
         f"{KILL_AT[point]}"
         f"atomic_write({str(target)!r}, b'new staple ' * 1000)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30, check=False)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=scaled(60), check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert target.read_bytes() == old
     # What a crash leaves is a hidden temporary file, never anything under the final name.
@@ -261,11 +265,11 @@ def test_a_writer_killed_at_random_moments_never_leaves_a_mixed_file(tmp_path: P
         with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE) as child:
             try:
                 assert child.stdout is not None
-                assert child.stdout.readline() == b"ready\n"
-                time.sleep(rng.uniform(0.005, 0.15))
+                assert readline(child.stdout, 30, "the writer's ready line") == "ready"
+                time.sleep(rng.uniform(0.005, 0.15))  # the kill moment, not a wait for anything
             finally:
                 child.kill()
-                child.wait(timeout=10)
+                child.wait(timeout=scaled(30))
         assert target.read_bytes() in versions
 
 
@@ -305,7 +309,7 @@ def test_two_refresh_processes_at_once_leave_a_consistent_store(
     store = tmp_path / "store"
     command = refresh_command(pki_files, responder, store, tmp_path)
     runs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=child_env()) for _ in range(2)]
-    outputs = [run.communicate(timeout=60)[0] for run in runs]
+    outputs = [run.communicate(timeout=scaled(120))[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert_store_consistent(store, pki)
 
@@ -319,18 +323,15 @@ def test_a_refresh_waits_for_the_lock_held_by_another_run(
     with locked(str(lock), timeout=5):
         run = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=child_env())
         try:
-            deadline = time.monotonic() + 20
-            while responder_stats(responder.url)["requests"] == 0 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert responder_stats(responder.url)["requests"] >= 1  # it fetched ...
-            time.sleep(1.0)
-            assert run.poll() is None  # ... and waits for the lock
+            wait_until(lambda: responder_stats(responder.url)["requests"] >= 1, 30, "the run's first fetch")
+            # ... and waits for the lock: it does not finish while the lock is held (lock_timeout is 120 s)
+            assert poll(lambda: run.poll() is not None, 1.0) is None, "the run ended while the lock was held"
             assert not (store / "www.example.org" / "current.der").exists()
         except BaseException:
             run.kill()
-            run.wait(timeout=10)
+            run.wait(timeout=scaled(30))
             raise
-    output = run.communicate(timeout=60)[0]
+    output = run.communicate(timeout=scaled(120))[0]
     assert run.returncode == 0, output
     assert_store_consistent(store, pki)
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ocsp_staple import forge
 
 from benchmarks.soak import MIX, run_soak, soak
+from testbed import forge
 
 pytestmark = pytest.mark.integration
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ocsp_staple import forge
 from ocsp_staple.certs import load_pair, load_pair_from_pem
 from ocsp_staple.errors import CertificateError
+
+from testbed import forge
 
 from ..conftest import Pki
 

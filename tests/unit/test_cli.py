@@ -6,8 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from ocsp_staple import forge
 from ocsp_staple.cli import main
+
+from testbed import forge
 
 from ..conftest import Pki
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from ocsp_staple.durations import Threshold, parse_duration, parse_threshold
+from ocsp_staple.durations import parse_duration
 from ocsp_staple.errors import InputError
+from ocsp_staple.monitor.check import Threshold, parse_threshold
 
 pytestmark = pytest.mark.node  # core only: also runs on Debian's python3-cryptography
 

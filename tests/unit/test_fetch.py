@@ -7,10 +7,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from ocsp_staple.central.fetch import Fetcher, FetchOptions, get_url
 from ocsp_staple.errors import InputError
-from ocsp_staple.fetch import Fetcher, FetchOptions, check_url, get_url
 from ocsp_staple.policy import validate
-from ocsp_staple.responder import TestResponder
+from ocsp_staple.spec import check_url
+
+from testbed.ocsp_responder import TestResponder
 
 from ..conftest import Pki, responder_stats
 

@@ -11,7 +11,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from ocsp_staple import forge
+
+from testbed import forge
 
 from ..ansible_run import adhoc
 from ..conftest import NOW, REPO, Pki
@@ -146,7 +147,7 @@ def test_verdict_lists_problems_and_honours_min_remaining(pki: Pki) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("!!!", "CERT"), r"^ocsp_staple_verdict: staple is not base64"),
+        (("!!!", "CERT"), r"^ocsp_staple_verdict: staple: not base64"),
         ((None, "CERT"), r"^ocsp_staple_verdict: staple must be base64 text, got NoneType"),
         (("STAPLE", "garbage"), r"^ocsp_staple_verdict: certificate PEM: no PEM certificate found"),
         (("STAPLE", "LEAF"), r"^ocsp_staple_verdict: certificate PEM: holds only the leaf"),

@@ -10,14 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ocsp_staple import forge, plan
+from ocsp_staple import plan
+from ocsp_staple.central.audit import operator
+from ocsp_staple.central.freeze import FreezeResult, freeze, thaw
+from ocsp_staple.central.options import RefreshOptions
+from ocsp_staple.central.refresh import run
+from ocsp_staple.central.store import Store, deploy_view, read_switch
+from ocsp_staple.central.switch import set_switch
 from ocsp_staple.certs import iso
 from ocsp_staple.errors import InputError
-from ocsp_staple.freeze import FreezeResult, freeze, operator, set_switch, thaw
 from ocsp_staple.policy import validate
-from ocsp_staple.refresh import CertificateSpec, RefreshOptions, run
-from ocsp_staple.responder import TestResponder
-from ocsp_staple.store import Store, deploy_view, read_switch
+from ocsp_staple.spec import CertificateSpec
+
+from testbed import forge
+from testbed.ocsp_responder import TestResponder
 
 from ..conftest import NOW, Pki, responder_stats
 

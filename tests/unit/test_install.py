@@ -8,9 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from ocsp_staple import forge
 from ocsp_staple.errors import InputError
-from ocsp_staple.install import (
+from ocsp_staple.node.install import (
     StapleRejected,
     apply_install,
     parse_mode,
@@ -18,6 +17,8 @@ from ocsp_staple.install import (
     resolve_group,
     resolve_owner,
 )
+
+from testbed import forge
 
 from ..conftest import NOW, Pki
 

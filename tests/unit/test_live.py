@@ -8,11 +8,12 @@ import threading
 from typing import Any
 
 import pytest
-from ocsp_staple import forge
+from ocsp_staple.cli.common import parse_endpoint
 from ocsp_staple.errors import FetchError
-from ocsp_staple.live import fetch_served_staple, parse_endpoint
+from ocsp_staple.node.live import fetch_served_staple
 from ocsp_staple.policy import validate
 
+from testbed import forge
 from testbed.fleet import Fleet, free_port_block
 from testbed.pki import DemoPki
 

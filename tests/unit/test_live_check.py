@@ -15,13 +15,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from ocsp_staple import forge
 from ocsp_staple.certs import iso, load_pair
-from ocsp_staple.check import CRITICAL, OK, judge_served
 from ocsp_staple.cli import main
-from ocsp_staple.live import Served, fetch_served_staple
-from ocsp_staple.served import inspect_served
+from ocsp_staple.monitor.check import CRITICAL, OK, judge_served
+from ocsp_staple.node.live import Served, fetch_served_staple
+from ocsp_staple.node.served import inspect_served
 
+from testbed import forge
 from testbed.fleet import Fleet, Node, free_port_block
 from testbed.pki import DemoPki
 

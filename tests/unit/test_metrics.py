@@ -8,8 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from ocsp_staple.refresh import CertificateSpec, RefreshOptions, run
-from ocsp_staple.responder import TestResponder
+from ocsp_staple.central.options import RefreshOptions
+from ocsp_staple.central.refresh import run
+from ocsp_staple.spec import CertificateSpec
+
+from testbed.ocsp_responder import TestResponder
 
 from ..conftest import NOW, Pki
 
@@ -84,7 +87,7 @@ def test_every_issue_metric_is_a_documented_gauge_and_missing_facts_are_absent(
     pki: Pki, pki_files: dict[str, str], responder: TestResponder, tmp_path: Path
 ) -> None:
     """Issue 6, item 2, parsed back: a certificate without a staple has no timestamps, one without an URL no series."""
-    from ocsp_staple import forge
+    from testbed import forge
 
     plain = forge.make_leaf(pki.ca, "plain.example.org", now=NOW, ocsp_url=None)
     (tmp_path / "plain.pem").write_bytes(plain.pem + pki.ca.pem)

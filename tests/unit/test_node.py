@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ocsp_staple import forge
-from ocsp_staple.install import StapleRejected
-from ocsp_staple.node import NodeCertificate, apply_node, plan_node, snippet_text
+from ocsp_staple.node.deploy import NodeCertificate, apply_node, plan_node, snippet_text
+from ocsp_staple.node.install import StapleRejected
+
+from testbed import forge
 
 from ..conftest import NOW, Pki
 

@@ -6,9 +6,10 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
-from ocsp_staple import forge
 from ocsp_staple.certs import CertPair
 from ocsp_staple.policy import PROBLEM_CODES, validate
+
+from testbed import forge
 
 from ..conftest import Pki
 

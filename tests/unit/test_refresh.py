@@ -11,19 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ocsp_staple import cli, forge
+from ocsp_staple import cli
+from ocsp_staple.central.options import RefreshOptions
+from ocsp_staple.central.refresh import run
+from ocsp_staple.central.results import RunResult
+from ocsp_staple.central.selection import better, due_reason
 from ocsp_staple.certs import iso
 from ocsp_staple.policy import validate
-from ocsp_staple.refresh import (
-    CertificateSpec,
-    RefreshOptions,
-    RunResult,
-    better,
-    due_reason,
-    parse_certificates,
-    run,
-)
-from ocsp_staple.responder import FAULTS, TestResponder
+from ocsp_staple.spec import CertificateSpec, parse_certificates
+
+from testbed import forge
+from testbed.ocsp_responder import FAULTS, TestResponder
 
 from ..conftest import NOW, Pki, responder_stats
 

@@ -12,11 +12,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from ocsp_staple import forge
+from ocsp_staple.central.fetch import Fetcher, FetchOptions
 from ocsp_staple.errors import InputError
-from ocsp_staple.fetch import Fetcher, FetchOptions
 from ocsp_staple.policy import validate
-from ocsp_staple.responder import Behaviour, TestResponder, parse_latency, parse_mix
+
+from testbed import forge
+from testbed.ocsp_responder import Behaviour, TestResponder, parse_latency, parse_mix
+from testbed.wait import readline, scaled
 
 from ..conftest import NOW, REPO, Pki, build_pki, responder_stats
 
@@ -157,41 +159,42 @@ def pki_dir(tmp_path: Path) -> tuple[Pki, Path]:
 
 
 def responder_command(directory: Path, *extra: str) -> tuple[list[str], dict[str, str]]:
-    """``python -m ocsp_staple test-responder`` with the CA of ``pki_dir`` and its environment."""
-    command = [sys.executable, "-m", "ocsp_staple", "test-responder", "--ca-cert", str(directory / "ca.pem")]
+    """``python -m testbed.responder serve`` with the CA of ``pki_dir`` and its environment."""
+    command = [sys.executable, "-m", "testbed.responder", "serve", "--ca-cert", str(directory / "ca.pem")]
     command += ["--ca-key", str(directory / "ca.key"), *extra]
-    return command, {**os.environ, "PYTHONPATH": str(REPO / "module_utils")}
+    return command, {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "module_utils")])}
 
 
 def test_it_runs_as_a_command_and_prints_its_url(pki_dir: tuple[Pki, Path]) -> None:
     pki, directory = pki_dir
     command, env = responder_command(directory, "--fault", "unknown")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env)
     try:
         assert process.stdout is not None
-        url = process.stdout.readline().strip()
+        url = readline(process.stdout, 30, "the responder's URL line")
         assert url.startswith("http://127.0.0.1:")
         verdict = validate(ask(url, pki.pair.ocsp_request()), pki.pair, now=dt.datetime.now(dt.UTC))  # its clock
         assert verdict.codes == ["unknown_status"]
-        with urllib.request.urlopen(url + "_stats", timeout=5) as reply:
+        with urllib.request.urlopen(url + "_stats", timeout=scaled(10)) as reply:
             assert json.loads(reply.read())["faults"] == {"unknown": 1}
     finally:
         process.terminate()
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=scaled(30)) == 0
 
 
 def test_the_command_refuses_another_address(pki_dir: tuple[Pki, Path]) -> None:
     command, env = responder_command(pki_dir[1], "--host", "0.0.0.0")  # noqa: S104 - refused
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=scaled(60))
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "ocsp-staple test-responder: test responder: refusing to bind '0.0.0.0': it binds 127.0.0.1 only"
+        "testbed.responder serve: test responder: refusing to bind '0.0.0.0': it binds 127.0.0.1 only"
     )
 
 
 def test_every_fault_and_action_is_documented_in_store_md() -> None:
-    from ocsp_staple.refresh import ACTIONS
-    from ocsp_staple.responder import FAULTS
+    from ocsp_staple.central.results import ACTIONS
+
+    from testbed.ocsp_responder import FAULTS
 
     text = (REPO / "docs" / "STORE.md").read_text()
     missing = [name for name in (*FAULTS, *ACTIONS) if f"`{name}`" not in text]

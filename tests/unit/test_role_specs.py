@@ -30,3 +30,13 @@ def test_specs_and_defaults_agree(entry_point: str) -> None:
         assert spec.get("default") == defaults[name], (
             f"{name}: spec default {spec.get('default')!r} != {defaults[name]!r}"
         )
+
+
+def test_the_monitoring_install_copies_every_layer_of_the_core() -> None:
+    """command.yml globs one directory per layer: the list must name every package of the core."""
+    layers = yaml.safe_load((REPO / "roles" / "ocsp_stapling" / "vars" / "main.yml").read_text())[
+        "_ocsp_stapling_core_layers"
+    ]
+    core = REPO / "module_utils" / "ocsp_staple"
+    packages = sorted(str(p.parent.relative_to(core)).replace(".", "") for p in core.rglob("__init__.py"))
+    assert sorted(layers) == packages

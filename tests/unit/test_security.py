@@ -27,12 +27,16 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from ocsp_staple import cli
+from ocsp_staple.central.fetch import Fetcher, FetchOptions
+from ocsp_staple.central.options import RefreshOptions
+from ocsp_staple.central.refresh import run
+from ocsp_staple.central.store import Store, deploy_view
 from ocsp_staple.errors import InputError
-from ocsp_staple.fetch import Fetcher, FetchOptions, check_url
-from ocsp_staple.install import apply_install, plan_install
-from ocsp_staple.refresh import CertificateSpec, RefreshOptions, run
-from ocsp_staple.responder import TestResponder
-from ocsp_staple.store import Store, check_name, deploy_view
+from ocsp_staple.names import check_name
+from ocsp_staple.node.install import apply_install, plan_install
+from ocsp_staple.spec import CertificateSpec, check_url
+
+from testbed.ocsp_responder import TestResponder
 
 from ..conftest import NOW, REPO, Pki, build_pki
 

@@ -9,8 +9,9 @@ import stat
 from pathlib import Path
 
 import pytest
+from ocsp_staple.central.store import Store, deploy_view
 from ocsp_staple.errors import InputError, StoreError
-from ocsp_staple.store import Store, check_name, staple_to_deploy
+from ocsp_staple.names import check_name
 
 from ..conftest import NOW
 
@@ -99,10 +100,10 @@ def test_state_round_trips_and_a_corrupt_state_is_named(tmp_path: Path) -> None:
 
 def test_without_a_pin_the_current_staple_is_deployed(tmp_path: Path) -> None:
     store = Store(str(tmp_path))
-    assert store.staple_to_deploy("www") is None
+    assert store.to_deploy("www") == (None, None)
     store.write_current("www", b"current", this_update=NOW)
     assert store.read_pin("www") is None
-    assert staple_to_deploy(str(tmp_path), "www") == b"current"
+    assert deploy_view(str(tmp_path), "www")["staple"] == b"current"
 
 
 def test_with_a_pin_the_pinned_staple_is_deployed(tmp_path: Path) -> None:
@@ -114,7 +115,7 @@ def test_with_a_pin_the_pinned_staple_is_deployed(tmp_path: Path) -> None:
     assert pin is not None
     assert pin.staple == b"pinned"
     assert pin.record["by"] == "alice"
-    assert staple_to_deploy(str(tmp_path), "www") == b"pinned"
+    assert deploy_view(str(tmp_path), "www")["staple"] == b"pinned"
 
 
 @pytest.mark.parametrize("staple", ["../current.der", "/etc/passwd", "a/b", 5])

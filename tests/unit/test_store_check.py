@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ocsp_staple import forge
 from ocsp_staple.certs import iso
-from ocsp_staple.check import CRITICAL, OK, UNKNOWN, WARNING
 from ocsp_staple.cli import main
-from ocsp_staple.storecheck import check_store
+from ocsp_staple.monitor.check import CRITICAL, OK, UNKNOWN, WARNING
+from ocsp_staple.monitor.storecheck import check_store
+
+from testbed import forge
 
 from ..conftest import NOW, Pki
 
@@ -265,8 +266,11 @@ def test_bad_store_options_are_unknown(tmp_path: Path, capsys: pytest.CaptureFix
 def test_the_check_reads_what_the_refresh_wrote(pki: Pki, pki_files: dict[str, str], tmp_path: Path) -> None:
     """The refresh records each certificate's files, also for a certificate without an OCSP URL, once."""
     pytest.importorskip("requests")
-    from ocsp_staple.refresh import CertificateSpec, RefreshOptions, run
-    from ocsp_staple.responder import TestResponder
+    from ocsp_staple.central.options import RefreshOptions
+    from ocsp_staple.central.refresh import run
+    from ocsp_staple.spec import CertificateSpec
+
+    from testbed.ocsp_responder import TestResponder
 
     plain = forge.make_leaf(pki.ca, "plain.example.org", now=NOW, ocsp_url=None)
     (tmp_path / "plain.pem").write_bytes(plain.pem + pki.ca.pem)

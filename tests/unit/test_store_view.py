@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from ocsp_staple.central.store import deploy_view, names
 from ocsp_staple.errors import InputError, StoreError
-from ocsp_staple.store import deploy_view, names
 
 from ..conftest import Pki
 

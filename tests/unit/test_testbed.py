@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ocsp_staple import forge
 from ocsp_staple.certs import load_pair
-from ocsp_staple.live import fetch_served_staple
+from ocsp_staple.node.live import fetch_served_staple
 
+from testbed import forge
 from testbed.fleet import NGINX, Fleet, FleetError, free_port_block, running_fleet, sites_from_pki
 from testbed.pki import DemoPki, write_demo_pki
+from testbed.wait import scaled
 
 from ..conftest import REPO, WALL_NOW
 
@@ -75,11 +76,11 @@ def test_failed_reload_keeps_serving_the_old_staple(one_node: Fleet, demo_pki: D
     ):
         node.reload()
     # nginx itself, asked directly, refuses too and keeps the old configuration and staple.
-    direct = subprocess.run(node.nginx_command("-s", "reload"), capture_output=True, text=True, timeout=30)
+    direct = subprocess.run(node.nginx_command("-s", "reload"), capture_output=True, text=True, timeout=scaled(60))
     assert direct.returncode == 1
     assert "d2i_OCSP_RESPONSE_bio" in direct.stderr
     assert node.workers() == workers
-    served = fetch_served_staple(node.host, node.port, servername="www.demo.test", timeout=5)
+    served = fetch_served_staple(node.host, node.port, servername="www.demo.test", timeout=scaled(10))
     assert served.staple == good
 
 
@@ -113,7 +114,7 @@ def test_cli_start_status_stop(demo_pki: DemoPki, tmp_path: Path) -> None:
             [sys.executable, "-m", "testbed.fleet", *args, "--root", str(root)],
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=scaled(120),
             cwd=REPO,
         )
 
@@ -124,7 +125,9 @@ def test_cli_start_status_stop(demo_pki: DemoPki, tmp_path: Path) -> None:
         assert [node["port"] for node in nodes] == [base, base + 1]
         assert all(node["running"] and node["listening"] for node in nodes)
         for node in nodes:
-            served = fetch_served_staple("127.0.0.1", node["port"], servername="must-staple.demo.test", timeout=5)
+            served = fetch_served_staple(
+                "127.0.0.1", node["port"], servername="must-staple.demo.test", timeout=scaled(10)
+            )
             assert served.leaf == demo_pki.leaf("must-staple.demo.test").cert
             assert served.staple is None, "a fresh node staples nothing until the role renders its snippet"
         reloaded = cli("reload")

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ocsp_staple import forge
 
-from testbed import netns, responder
+from testbed import forge, netns, responder
 from testbed.fleet import NGINX, Fleet, free_port_block, running_fleet, sites_from_pki
 from testbed.pki import DemoPki, write_demo_pki
 from testbed.served import check
+from testbed.wait import scaled
 
 from ..conftest import REPO
 
@@ -33,7 +33,7 @@ def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
 
 def _listening(port: int) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection(("127.0.0.1", port), timeout=scaled(2)):
             return True
     except OSError:
         return False
@@ -49,6 +49,7 @@ def test_background_responder_starts_once_and_stops_by_pid(demo_pki: DemoPki, tm
     finally:
         stopped = responder.stop(tmp_path)
     assert stopped
+    # stop() returns once every thread of the process has exited, and its listening socket with them.
     assert not _listening(port)
     assert not (tmp_path / "responder.pid").exists()
     assert responder.stop(tmp_path) is False
@@ -120,7 +121,7 @@ def test_served_cli_exits_1_on_a_mismatch(demo_pki: DemoPki, node_fleet: Fleet, 
         ],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=scaled(120),
         cwd=REPO,
     )
     assert done.returncode == 1, done.stdout + done.stderr
@@ -140,7 +141,7 @@ def test_netns_host_runs_sshd_on_its_address_and_down_removes_everything(tmp_pat
         pid = netns.sshd_pid(tmp_path, name)
         assert pid is not None
         assert pid in netns.pids(name)
-        with socket.create_connection((address, 22), timeout=5) as conn:
+        with socket.create_connection((address, 22), timeout=scaled(10)) as conn:
             assert conn.recv(64).startswith(b"SSH-2.0-")
         assert (tmp_path / "known_hosts").read_text().startswith(f"{address} ssh-ed25519 ")
         netns.up(tmp_path, name, f"{address}/30", peer)  # idempotent

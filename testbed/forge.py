@@ -19,8 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
-
-from .certs import CERT_ID_HASHES
+from ocsp_staple.certs import CERT_ID_HASHES
 
 PrivateKey = Any  # rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 

@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .certs import iso
-from .errors import InputError, StoreError
-from .fsutil import atomic_write, locked, read_bytes
+from ..certs import is_must_staple, iso, ocsp_urls, read_pem_file, subject_text
+from ..errors import InputError, StoreError
+from ..fsutil import atomic_write, read_bytes
+from ..names import check_name, is_name
+from .lock import locked
 
 FILE_MODE = 0o644
 DIR_MODE = 0o755
@@ -46,18 +48,6 @@ DEFAULT_HISTORY_KEEP = 5
 DEFAULT_QUARANTINE_KEEP = 50
 STATE_VERSION = 1
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-
-
-def check_name(name: object) -> str:
-    """A certificate name is one safe path component: ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}``, no ``..``."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
-        raise InputError(
-            f"certificate name {name!r}: must be 1-128 characters of A-Z a-z 0-9 . _ -, "
-            "start with a letter or digit and not contain '..'"
-        )
-    return name
 
 
 def stamp(value: _dt.datetime) -> str:
@@ -137,18 +127,16 @@ class Store:
         if record is None:
             return None
         staple_file = record.get("staple", PINNED_DEFAULT)
-        if not isinstance(staple_file, str) or not _FILE.fullmatch(staple_file) or ".." in staple_file:
+        if not is_name(staple_file):
             raise StoreError(
                 f"pin file {path}: field 'staple' must be a file name in {self.path(name)}, got {staple_file!r}"
             )
         return Pin(name=name, staple_file=staple_file, staple=read_bytes(self.path(name, staple_file)), record=record)
 
-    def staple_to_deploy(self, name: str) -> bytes | None:
-        """What nodes get for ``name``: the pinned staple while frozen, else ``current.der``."""
+    def to_deploy(self, name: str) -> tuple[bytes | None, Pin | None]:
+        """What nodes get for ``name`` (the pinned staple while frozen, else ``current.der``) and the pin."""
         pin = self.read_pin(name)
-        if pin is not None:
-            return pin.staple
-        return self.read_current(name)
+        return (pin.staple if pin is not None else self.read_current(name)), pin
 
     def history(self, name: str) -> list[str]:
         return _listing(self.path(name, HISTORY), ".der")
@@ -263,7 +251,7 @@ def read_switch(root: str) -> dict[str, Any]:
     """``<root>/stapling.json`` (the audited disable switch) as a dict; ``{}`` when stapling is not switched off.
 
     Shape: ``{"all": RECORD | null, "certificates": {NAME: RECORD}}``, a RECORD holding who,
-    when, why and ``force_disable_must_staple``. Written by ``freeze.set_switch``.
+    when, why and ``force_disable_must_staple``. Written by ``switch.set_switch``.
     """
     return _read_object(os.path.join(os.path.abspath(root), SWITCH), "stapling switch file") or {}
 
@@ -276,15 +264,10 @@ def switch_for(switch: dict[str, Any], name: str) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def staple_to_deploy(root: str, name: str) -> bytes | None:
-    """The staple to hand to nodes for ``name`` in the store at ``root`` (pinned while frozen)."""
-    return Store(root).staple_to_deploy(name)
-
-
 def names(root: str) -> list[str]:
     """The certificate names that have a directory in the store (sorted)."""
     return sorted(
-        e for e in _entries(root) if _NAME.fullmatch(e) and ".." not in e and os.path.isdir(os.path.join(root, e))
+        e for e in _entries(root) if is_name(e) and os.path.isdir(os.path.join(root, e))
     )
 
 
@@ -299,8 +282,7 @@ def deploy_view(root: str, name: str) -> dict[str, Any]:
     store = Store(root)
     check_name(name)
     disabled = switch_for(read_switch(root), name)
-    pin = store.read_pin(name)
-    staple = pin.staple if pin is not None else store.read_current(name)
+    staple, pin = store.to_deploy(name)
     state = store.read_state(name)
     return {
         "name": name,
@@ -314,3 +296,10 @@ def deploy_view(root: str, name: str) -> dict[str, Any]:
         "last_success_at": state.get("last_success_at"),
         "consecutive_failures": int(state.get("consecutive_failures", 0)),
     }
+
+
+@functools.lru_cache(maxsize=1024)
+def leaf_summary(path: str) -> dict[str, Any]:
+    """What the stapling plan needs of a certificate file: its OCSP URLs and Must-Staple."""
+    leaf = read_pem_file(path)[0]
+    return {"ocsp_urls": ocsp_urls(leaf), "must_staple": is_must_staple(leaf), "subject": subject_text(leaf)}

@@ -30,7 +30,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .certs import iso, load_pair
+from ..central.store import Store, deploy_view, names
+from ..certs import iso, load_pair
+from ..errors import OcspStapleError
+from ..policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Verdict, human_duration, validate
+from ..spec import NO_URL, CertificateSpec, responder_url
+from ..times import recorded_time
 from .check import (
     CRITICAL,
     DEFAULT_CRITICAL,
@@ -40,14 +45,10 @@ from .check import (
     UNKNOWN,
     WARNING,
     CheckResult,
+    Threshold,
     judge,
     worst,
 )
-from .durations import Threshold
-from .errors import OcspStapleError
-from .policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Verdict, human_duration, validate
-from .refresh import NO_URL, CertificateSpec, responder_url
-from .store import Store, deploy_view, names
 
 DEFAULT_FAILURES_WARNING = 5
 DEFAULT_FAILURES_CRITICAL = 50
@@ -96,16 +97,6 @@ def _limit(threshold: Threshold, window: int) -> int | None:
     if threshold.percent is not None and window <= 0:
         return None
     return threshold.resolve(window)
-
-
-def _epoch(value: Any) -> _dt.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=_dt.UTC)
 
 
 def _spec_from_state(name: str, state: dict[str, Any]) -> CertificateSpec | None:
@@ -246,7 +237,7 @@ def _success_age(
     """The age of the last valid answer against percentages of (or durations beyond) the staple's window."""
     window = _window(verdict)
     warn, crit = _limit(t.age_warning, window), _limit(t.age_critical, window)
-    last = _epoch(last_success_at)
+    last = recorded_time(last_success_at)
     if last is None:
         return [CheckResult(WARNING, f"{name}: no valid answer recorded in state.json")]
     age = max(0, int((now - last).total_seconds()))

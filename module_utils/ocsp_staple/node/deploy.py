@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .certs import load_pair
-from .errors import InputError, StoreError
-from .fsutil import atomic_write, read_bytes
+from ..certs import load_pair
+from ..der import from_base64
+from ..errors import InputError, StoreError
+from ..fsutil import atomic_write, read_bytes
+from ..names import check_names
+from ..policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING
 from .install import InstallPlan, StapleRejected, apply_install, plan_install
-from .policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING
-from .store import check_name
+from .served import run_checks
 
 SNIPPET_MODE = 0o644
 DIR_MODE = 0o755
@@ -131,12 +133,10 @@ def plan_node(
 ) -> NodePlan:
     """Decide every write of the node; writes nothing (check mode stops here)."""
     plan = NodePlan()
-    seen: set[str] = set()
+    twice = check_names([cert.name for cert in certificates])
+    if twice is not None:
+        raise InputError(f"certificate name {twice[1]!r} appears twice")
     for cert in certificates:
-        check_name(cert.name)
-        if cert.name in seen:
-            raise InputError(f"certificate name {cert.name!r} appears twice")
-        seen.add(cert.name)
         if cert.stapled:
             if cert.staple is None:
                 raise InputError(
@@ -188,56 +188,90 @@ def apply_node(plan: NodePlan) -> None:
             atomic_write(snippet.path, snippet.text.encode(), mode=SNIPPET_MODE)
 
 
-def node_items(
-    certificates: list[Mapping[str, Any]],
-    store: Mapping[str, Mapping[str, Any]],
-    decisions: Mapping[str, Mapping[str, Any]],
-    *,
-    staple_dir: str,
-    snippet_dir: str,
-    verify_port: int,
-) -> dict[str, Any]:
-    """The role's per-node work list from its certificate entries, the store view and the plan.
-
-    ``deploy`` feeds ``ocsp_deploy`` (one entry per certificate), ``checks`` feeds
-    ``ocsp_served_info`` (one entry per stapled certificate). Paths: the staple is
-    ``<staple_dir>/<name>.der``, the snippet ``<snippet_dir>/ocsp-<name>.conf``; on the node
-    the certificate is ``node_certificate`` (default ``certificate``), likewise the issuer.
-    """
-    if not certificates:
-        raise InputError("ocsp_stapling_certificates is empty: list at least one certificate")
-    for what, path in (("ocsp_stapling_staple_dir", staple_dir), ("ocsp_stapling_nginx_snippet_dir", snippet_dir)):
-        if not str(path).startswith("/"):
-            raise InputError(f"{what} must be an absolute path, got {path!r}")
-    deploy, checks = [], []
-    for cert in certificates:
-        name = check_name(cert["name"])
-        decision = decisions[name]
-        stapled = bool(decision["stapled"])
-        staple_path = f"{staple_dir.rstrip('/')}/{name}.der"
-        certificate = cert.get("node_certificate") or cert["certificate"]
-        issuer = cert.get("node_issuer") or cert.get("issuer")
-        deploy.append(
-            {
-                "name": name,
-                "stapled": stapled,
-                "reason": str(decision["reason"]),
-                "content": store.get(name, {}).get("staple") if stapled else None,
-                "certificate": certificate,
-                "issuer": issuer,
-                "staple_path": staple_path,
-                "snippet_path": f"{snippet_dir.rstrip('/')}/ocsp-{name}.conf",
-            }
+def certificates_from_params(items: Sequence[Mapping[str, Any]]) -> list[NodeCertificate]:
+    """The ``certificates`` parameter of ocsp_deploy (staples as base64) as NodeCertificates."""
+    return [
+        NodeCertificate(
+            name=item["name"],
+            stapled=item["stapled"],
+            reason=item.get("reason") or "",
+            certificate=item["certificate"],
+            issuer=item.get("issuer"),
+            staple_path=item["staple_path"],
+            snippet_path=item["snippet_path"],
+            staple=from_base64(item["content"], what=f"{item['name']}: content") if item.get("content") else None,
         )
-        if stapled:
-            checks.append(
-                {
-                    "name": name,
-                    "server_name": cert.get("server_name") or name,
-                    "port": int(cert.get("port") or verify_port),
-                    "expect_file": staple_path,
-                    "certificate": certificate,
-                    "issuer": issuer,
-                }
-            )
-    return {"plan": dict(decisions), "deploy": deploy, "checks": checks}
+        for item in items
+    ]
+
+
+@dataclass
+class DeployOutcome:
+    """What the node step reports (``result``) and, when it failed, the one-line reason."""
+
+    result: dict[str, Any]
+    failure: str | None = None
+
+
+def deploy(
+    certificates: list[NodeCertificate],
+    *,
+    now: _dt.datetime,
+    min_remaining: int = DEFAULT_MIN_REMAINING,
+    clock_skew: int = DEFAULT_CLOCK_SKEW,
+    mode: int = SNIPPET_MODE,
+    owner: int | None = None,
+    group: int | None = None,
+    checks: Sequence[Mapping[str, Any]] | None = None,
+    verify_host: str = "127.0.0.1",
+    verify_port: int = 443,
+    verify_timeout: float = 10.0,
+    check_mode: bool = False,
+    diff: bool = False,
+) -> DeployOutcome:
+    """The node's whole step: plan, refuse, write; and the reload / verify decision.
+
+    - a staple the node's own re-validation rejects: nothing is written on this node (failure);
+    - files to change: write them (not in check mode); ``reload`` asks the role for
+      ``nginx -t`` + reload and the post-reload check;
+    - nothing to change and ``checks`` given: ask nginx what it serves. Served bytes that differ
+      from the files mean an earlier reload failed or never happened: ``reload`` again. Other
+      check failures fail the step; all passing sets ``verified``.
+    """
+    plan = plan_node(
+        certificates, now=now, min_remaining=min_remaining, clock_skew=clock_skew, mode=mode, owner=owner, group=group
+    )
+    result: dict[str, Any] = {
+        "changed": plan.changed,
+        "reload": plan.content_changed,
+        "certificates": plan.summary(),
+        "verified": False,
+    }
+    if diff:
+        result["diff"] = plan.diff()
+    if plan.rejections:
+        return DeployOutcome(result, "; ".join(plan.rejections) + " (nothing written on this node)")
+    if plan.changed:
+        if not check_mode:
+            apply_node(plan)
+        return DeployOutcome(result)
+    if not checks:
+        return DeployOutcome(result)
+    served, failures = run_checks(
+        [dict(check) for check in checks],
+        host=verify_host,
+        default_port=verify_port,
+        timeout=verify_timeout,
+        now=now,
+        min_remaining=min_remaining,
+        clock_skew=clock_skew,
+        require_valid=True,
+    )
+    result["served"] = served
+    if any(item.get("matches") is False for item in served):
+        result["reload"] = True
+        return DeployOutcome(result)
+    if failures:
+        return DeployOutcome(result, "; ".join(failures))
+    result["verified"] = True
+    return DeployOutcome(result)

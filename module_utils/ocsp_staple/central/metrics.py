@@ -19,11 +19,12 @@ import datetime as _dt
 import os
 from typing import TYPE_CHECKING, Any
 
-from .errors import StoreError
-from .fsutil import atomic_write
+from ..errors import StoreError
+from ..fsutil import atomic_write
+from ..times import recorded_time
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .refresh import RunResult
+    from .results import RunResult
 
 PREFIX = "ocsp_staple_"
 _TIMES = {
@@ -35,12 +36,9 @@ _TIMES = {
 
 
 def _epoch(value: Any) -> float | None:
-    if not value:
-        return None
-    try:
-        return _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    """Seconds since the epoch of a recorded time, or None."""
+    parsed = recorded_time(value)
+    return parsed.timestamp() if parsed is not None else None
 
 
 def render(outcome: RunResult, *, now: _dt.datetime) -> bytes:

@@ -27,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InputError
+from ..errors import InputError
+from ..spec import check_url
 
 OCSP_REQUEST_TYPE = "application/ocsp-request"
 OCSP_RESPONSE_TYPE = "application/ocsp-response"
@@ -45,16 +46,6 @@ FETCH_REASONS: dict[str, str] = {
     "oversized": "the body is larger than the size cap (default 64 KiB)",
     "content_type": "the body is not application/ocsp-response (an HTML error page, for instance)",
 }
-
-
-def check_url(url: str, *, what: str = "responder URL") -> str:
-    """Return ``url`` when it is an http or https URL with a host; InputError otherwise."""
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https"):
-        raise InputError(f"{what} {url!r}: scheme {parsed.scheme or '(none)'!r} is not allowed (only http, https)")
-    if not parsed.hostname:
-        raise InputError(f"{what} {url!r}: no host")
-    return url
 
 
 def get_url(url: str, request_der: bytes) -> str:

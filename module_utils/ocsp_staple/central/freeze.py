@@ -1,32 +1,28 @@
-"""Emergency controls: freeze (pin a known-good staple), thaw, and the audited disable switch.
+"""Emergency controls: freeze (pin a known-good staple) and thaw.
 
 The 2015 workaround as one call (DESIGN.md, "Emergency controls"):
 
 * **freeze** obtains a staple and pins it: ``source="fetch"`` asks the CA up to
   ``attempts`` times inside the ``deadline`` with the refresh run's own machinery
-  (:class:`refresh.Asker`: the same fetch, validation and retry) and takes the valid answer
+  (:class:`asker.Asker`: the same fetch, validation and retry) and takes the valid answer
   with the latest effective expiry; ``source="current"`` takes today's ``current.der``,
   judged again by :func:`policy.validate`. Fail closed: nothing valid, nothing pinned.
   The pin is ``<store>/<name>/pin.json`` (the Pin contract of store.py: a JSON object whose
   ``staple`` names the pinned file) plus the pinned file ``pinned-<sha256 prefix>.der``:
   the staple is written first, then pin.json (atomically), then the old pinned file is
   removed, so a reader sees one consistent pin at any time.
-* **re-freezing** replaces a pin only with a staple that is not worse (refresh.better: not
+* **re-freezing** replaces a pin only with a staple that is not worse (selection.better: not
   older, not expiring earlier, newer in one of them); that is how a pin is re-upped before
   it expires: freeze again with ``source="fetch"``.
 * **thaw** removes pin.json and the pinned file and notes the thaw in state.json.
-* **disable / enable** (:func:`set_switch`) record or remove the audited switch
-  ``<store>/stapling.json`` that ``store.switch_for`` reads and the plan obeys, so a stapling
-  switched off in an emergency stays off through later scheduled runs until enabled again.
-  Disabling a Must-Staple certificate is refused by ``plan.decide`` unless forced.
+* **disable / enable** live in switch.py (the audited ``<store>/stapling.json``).
 
-Time comes in as ``clock``; who did it comes in as ``who`` (see :func:`operator`).
+Time comes in as ``clock``; who did it comes in as ``who`` (see :func:`audit.operator`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as _dt
 import hashlib
 import os
@@ -34,32 +30,24 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .certs import CertPair, iso, load_pair
-from .compat import require_aware
-from .errors import InputError, OcspStapleError, StoreError
-from .fetch import Fetcher, check_url
-from .fsutil import atomic_write, locked
-from .plan import decide
-from .policy import Verdict
-from .refresh import (
-    Asker,
-    Attempt,
-    CertificateResults,
-    CertificateSpec,
-    Clock,
-    RefreshOptions,
-    RunResult,
-    asker,
-    better,
-    judge,
-    load_certificate,
-    responder_url,
-    run,
-)
-from .store import FILE_MODE, PIN, SWITCH, Pin, Store, check_name, json_bytes, read_switch
+from ..certs import CertPair, iso, load_pair
+from ..compat import require_aware
+from ..errors import InputError, OcspStapleError, StoreError
+from ..fsutil import atomic_write
+from ..names import check_name
+from ..policy import Verdict
+from ..spec import CertificateSpec, check_url, load_certificate, responder_url, without_url
+from .asker import Asker, Clock, asker, judge
+from .fetch import Fetcher
+from .options import RefreshOptions
+from .refresh import observe
+from .results import CertificateResults, Outcome, RunResult
+from .selection import better
+from .store import FILE_MODE, PIN, Pin, Store, json_bytes
+from .store import names as store_names
 
 #: Backoff of the freeze's retries: an operator is waiting, so it asks again sooner than the
 #: scheduled refresh (0.5 s doubling to 8 s): 10 attempts wait about 13 s at most, not 47 s.
@@ -68,30 +56,12 @@ FREEZE_BACKOFF_MAX = 2.0
 STATES = ("frozen", "thawed")
 SOURCES = ("fetch", "current")
 PIN_VERSION = 1
-SWITCH_VERSION = 1
 #: The staple facts kept in pin.json and shown in the diff.
 PIN_FACTS = ("this_update", "next_update", "produced_at", "expires_at", "signer", "signer_not_after", "status")
 
 
-def operator(environ: Mapping[str, str], host: str | None = None, *, account: str | None = None) -> str:
-    """Who runs the command: ``SUDO_USER``, else ``USER``, else ``LOGNAME``, else ``account`` (the
-    process's login name, for environments without those variables), else ``unknown``; ``@host`` when known.
-    """
-    user = environ.get("SUDO_USER") or environ.get("USER") or environ.get("LOGNAME") or account or "unknown"
-    return f"{user}@{host}" if host else user
 
 
-def local_operator() -> str:
-    """:func:`operator` of this process: its environment, host name and login name (for the edges:
-    the modules on the central host, the filter on the controller)."""
-    import pwd
-    import socket
-
-    try:
-        account: str | None = pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        account = None
-    return operator(os.environ, socket.gethostname(), account=account)
 
 
 def pin_summary(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -110,29 +80,15 @@ def pin_summary(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 @dataclass
-class FreezeCertResult:
+class FreezeCertResult(Outcome):
     """One certificate's outcome: pinned, replaced, kept, not_applicable, thawed, not_frozen or failed."""
 
-    name: str
-    action: str = "kept"
-    changed: bool = False
-    failed: bool = False
-    message: str = ""
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
-    attempts: list[Attempt] = field(default_factory=list)
     pin: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "action": self.action,
-            "changed": self.changed,
-            "failed": self.failed,
-            "message": self.message,
-            "pin": self.pin,
-            "attempts": [a.as_dict() for a in self.attempts],
-        }
+        return {**super().as_dict(), "pin": self.pin, "attempts": [a.as_dict() for a in self.attempts]}
 
 
 @dataclass
@@ -202,11 +158,13 @@ class _Freezer:
     def _one(self, spec: CertificateSpec, result: FreezeCertResult) -> None:
         name = spec.name
         pair = load_certificate(spec, now=self.ask.now())
-        if not self.explicit and not pair.must_staple and responder_url(spec, pair) is None:
-            # Freezing "everything": a certificate without OCSP has nothing to pin (stapling is off for it).
-            result.action = "not_applicable"
-            result.message = f"{name}: no OCSP URL in the certificate and no responder_url: nothing to pin"
-            return
+        if not self.explicit and responder_url(spec, pair) is None:
+            # Freezing "everything": a certificate without OCSP has nothing to pin (stapling is off for it);
+            # a Must-Staple one goes on and fails below, as in the refresh.
+            failed, message = without_url(name, pair.subject, must_staple=pair.must_staple)
+            if not failed:
+                result.action, result.message = "not_applicable", message.replace("nothing to staple", "nothing to pin")
+                return
         verdict, data = self._candidate(spec, pair, result)
         if self.ask.options.check_mode:
             self._decide(name, pair, verdict, data, result, write=False)
@@ -274,10 +232,10 @@ class _Freezer:
 def _observe(
     certificates: Sequence[CertificateSpec], store: Store, options: RefreshOptions, clock: Clock
 ) -> RunResult | None:
-    """The metrics textfile after a freeze or thaw: a refresh run that asks nobody (``offline``)."""
+    """The metrics textfile after a freeze or thaw (:func:`refresh.observe`: judged, nobody asked)."""
     if not options.metrics_path or options.check_mode or not certificates:
         return None
-    return run(certificates, store, dataclasses.replace(options, offline=True), clock=clock)
+    return observe(certificates, store, options, clock=clock)
 
 
 def freeze(
@@ -308,7 +266,7 @@ def freeze(
     if source not in SOURCES:
         raise InputError(f"source: expected one of {', '.join(SOURCES)}, got {source!r}")
     if not who:
-        raise InputError("who: required (see freeze.operator)")
+        raise InputError("who: required (see audit.operator)")
     the_store = store if isinstance(store, Store) else Store(store)
     selected = _select(certificates, names)
     with asker(options, clock=clock, fetcher=fetcher, monotonic=monotonic, sleep=sleep, rng=rng) as asking:
@@ -334,12 +292,10 @@ def thaw(
     Automatic updates resume with the next refresh. The thaw (who, when, why, the pin it
     removed) is noted in state.json under ``thawed``. When the certificate is among
     ``certificates`` and its pinned staple is valid and better than ``current.der`` by the
-    selection rule (refresh.better), it becomes ``current.der``: a thaw never trades the
+    selection rule (selection.better), it becomes ``current.der``: a thaw never trades the
     served staple down to an older or invalid one while the CA may still misbehave.
     """
     the_store = store if isinstance(store, Store) else Store(store)
-    from .store import names as store_names
-
     chosen = [check_name(n) for n in names] if names is not None else store_names(the_store.root)
     specs = {spec.name: spec for spec in certificates}
     results = []
@@ -419,130 +375,3 @@ def _promote(
         return False
     store.write_current(name, pin.staple, this_update=pinned.facts.this_update)
     return True
-
-
-# --- the disable switch ---------------------------------------------------------------------
-
-
-@dataclass
-class SwitchResult:
-    changed: bool
-    message: str
-    before: dict[str, Any]
-    after: dict[str, Any]
-
-
-def set_switch(
-    root: str,
-    *,
-    enabled: bool,
-    who: str,
-    now: _dt.datetime,
-    reason: str | None = None,
-    names: Sequence[str] | None = None,
-    certificates: Sequence[CertificateSpec] = (),
-    force_disable_must_staple: bool = False,
-    check_mode: bool = False,
-    lock_timeout: float = 120.0,
-) -> SwitchResult:
-    """Record (``enabled=False``) or remove (``enabled=True``) the disable switch in ``<root>/stapling.json``.
-
-    ``names`` None means every certificate. Disabling needs a ``reason``; each of
-    ``certificates`` the switch covers is loaded and judged by ``plan.decide``, which refuses a
-    Must-Staple certificate unless ``force_disable_must_staple`` (the consent is recorded).
-    Nothing is written when the switch already says so (``changed`` False).
-    """
-    require_aware(now, "now")
-    root = os.path.abspath(root)
-    chosen = [check_name(n) for n in names] if names is not None else None
-    if not enabled:
-        if not reason or not reason.strip():
-            raise InputError("reason: required to disable stapling (it is recorded in stapling.json)")
-        covered = [s for s in certificates if chosen is None or s.name in chosen]
-        for spec in covered:
-            pair = load_pair(spec.certificate, spec.issuer)
-            decide(
-                spec.name,
-                enabled=False,
-                frozen=False,
-                has_responder=bool(responder_url(spec, pair)),
-                must_staple=pair.must_staple,
-                force_disable_must_staple=force_disable_must_staple,
-            )
-    path = os.path.join(root, SWITCH)
-    context = contextlib.nullcontext() if check_mode else _switch_lock(root, lock_timeout)
-    with context:
-        before = read_switch(root)
-        after = _switched(
-            before, enabled=enabled, names=chosen, who=who, now=now, reason=reason, force=force_disable_must_staple
-        )
-        changed = after != _without_version(before)
-        if changed and not check_mode:
-            if after:
-                atomic_write(path, json_bytes({"version": SWITCH_VERSION, **after}), mode=FILE_MODE)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
-    scope = "every certificate" if chosen is None else ", ".join(chosen)
-    if enabled:
-        message = f"stapling enabled again for {scope}" if changed else f"stapling was not switched off for {scope}"
-    else:
-        message = f"stapling switched off for {scope}" if changed else f"stapling already switched off for {scope}"
-    return SwitchResult(changed, message, _without_version(before), _without_version(after))
-
-
-@contextlib.contextmanager
-def _switch_lock(root: str, timeout: float) -> Any:
-    try:
-        os.makedirs(root, mode=0o755, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"store {root}: cannot create: {exc.strerror or exc}") from None
-    with locked(os.path.join(root, ".stapling.lock"), timeout=timeout):
-        yield
-
-
-def _without_version(switch: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in switch.items() if k != "version"}
-
-
-def _switched(
-    switch: dict[str, Any],
-    *,
-    enabled: bool,
-    names: list[str] | None,
-    who: str,
-    now: _dt.datetime,
-    reason: str | None,
-    force: bool,
-) -> dict[str, Any]:
-    """The switch after the change (``{}``: nothing switched off, the file goes)."""
-    current = _without_version(switch)
-    everything = current.get("all") if isinstance(current.get("all"), dict) else None
-    per_name = dict(current.get("certificates") or {})
-    if enabled:
-        if names is None:
-            return {}
-        if everything is not None:
-            raise InputError(
-                f"stapling is switched off for every certificate ({everything.get('who')}, {everything.get('when')}: "
-                f"{everything.get('why')}); enable every certificate (no names), then disable the ones to keep off"
-            )
-        for name in names:
-            per_name.pop(name, None)
-    else:
-        record = {"who": who, "when": iso(now), "why": (reason or "").strip(), "force_disable_must_staple": force}
-
-        def keep(old: Any) -> bool:
-            return isinstance(old, dict) and (bool(old.get("force_disable_must_staple")) or not force)
-
-        if names is None:
-            everything = everything if keep(everything) else record
-        else:
-            for name in names:
-                per_name[name] = per_name[name] if keep(per_name.get(name)) else record
-    out: dict[str, Any] = {}
-    if everything is not None:
-        out["all"] = everything
-    if per_name:
-        out["certificates"] = per_name
-    return out

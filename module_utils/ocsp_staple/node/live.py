@@ -26,8 +26,8 @@ from typing import Any
 
 from cryptography import x509
 
-from .certs import CertPair, pair_from_certificates, subject_text
-from .errors import FetchError
+from ..certs import CertPair, pair_from_certificates
+from ..errors import FetchError
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -55,31 +55,9 @@ class Served:
             [self.leaf, *self.chain], issuer, source=source, issuer_source="issuer file" if issuer else ""
         )
 
-    def describe(self) -> str:
-        stapled = f"{len(self.staple)}-byte staple" if self.staple else "no staple"
-        return f"{self.endpoint} ({self.protocol}) served {subject_text(self.leaf)} with {stapled}"
-
 
 def format_endpoint(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def parse_endpoint(value: str, *, default_port: int = 443) -> tuple[str, int]:
-    """``host:port``, ``[::1]:8443`` or ``host`` -> (host, port)."""
-    text = value.strip()
-    host, port_text = text, ""
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    if not host:
-        raise FetchError(f"endpoint {value!r}: no host (expected HOST:PORT)")
-    if not port_text:
-        return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise FetchError(f"endpoint {value!r}: port {port_text!r} is not a number 1-65535")
-    return host, int(port_text)
 
 
 def fetch_served_staple(

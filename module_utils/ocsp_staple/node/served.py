@@ -5,7 +5,7 @@ the certificate pair to validate against and, optionally, the deployed staple fi
 returns a :class:`ServedReport`: whether a staple was served, its SHA-256, the file's,
 whether they match, the policy verdict of the served bytes and the one-line failure (if
 any). The Ansible module ``ocsp_served_info`` and ``ocsp-staple check/show --connect``
-both call it; the monitoring states are derived in :func:`check.judge_served`.
+both call it; the monitoring states are derived in :func:`monitor.check.judge_served`.
 
 Which certificate is the reference is the caller's choice:
 
@@ -26,10 +26,10 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from .certs import CertPair, subject_text
-from .fsutil import read_bytes
+from ..certs import CertPair, subject_text
+from ..fsutil import read_bytes
+from ..policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Verdict, validate
 from .live import Served
-from .policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Verdict, validate
 
 #: The hint appended when the served bytes are not the deployed ones.
 NOT_RELOADED = "nginx was not reloaded or the reload failed"
@@ -204,8 +204,8 @@ def run_checks(
     an endpoint that cannot be reached or a certificate that cannot be read) and the
     one-line failures. ``ocsp_served_info`` and ``ocsp_deploy`` both call this.
     """
-    from .certs import load_pair
-    from .errors import OcspStapleError
+    from ..certs import load_pair
+    from ..errors import OcspStapleError
     from .live import fetch_served_staple
 
     results: list[dict[str, Any]] = []

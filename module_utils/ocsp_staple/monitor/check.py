@@ -22,10 +22,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .certs import iso
-from .durations import Threshold
-from .policy import Verdict, human_duration
-from .served import ServedReport
+from ..certs import iso
+from ..durations import parse_duration
+from ..errors import InputError
+from ..node.served import ServedReport
+from ..policy import Verdict, human_duration
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """An absolute number of seconds, or a percentage of the staple's validity window."""
+
+    seconds: int | None = None
+    percent: float | None = None
+
+    def resolve(self, window_seconds: int) -> int:
+        if self.percent is not None:
+            return int(window_seconds * self.percent / 100)
+        return self.seconds or 0
+
+    def __str__(self) -> str:
+        return f"{self.percent:g}%" if self.percent is not None else f"{self.seconds}s"
+
+
+def parse_threshold(value: str, *, what: str = "threshold") -> Threshold:
+    text = str(value).strip()
+    if text.endswith("%"):
+        try:
+            percent = float(text[:-1])
+        except ValueError:
+            raise InputError(f"{what}: expected a percentage like 40%, got {value!r}") from None
+        if not 0 <= percent <= 100:
+            raise InputError(f"{what}: percentage must be between 0 and 100, got {value!r}")
+        return Threshold(percent=percent)
+    return Threshold(seconds=parse_duration(text, what=what))
+
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 STATE_NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}

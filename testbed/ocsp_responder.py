@@ -1,4 +1,4 @@
-"""A fault-injecting OCSP responder for tests, molecule and the demo (``ocsp-staple test-responder``).
+"""A fault-injecting OCSP responder for tests, molecule, the demo and drills (``python -m testbed.responder serve``).
 
 Binds 127.0.0.1 only. Answers POST (``application/ocsp-request``) and RFC 5019 GET requests
 for any serial number of its CA: ``good`` unless the serial is listed as revoked, signed by
@@ -45,11 +45,11 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
+from ocsp_staple.certs import key_hash, read_pem_file
+from ocsp_staple.durations import parse_duration
+from ocsp_staple.errors import InputError
 
 from . import forge
-from .certs import key_hash, read_pem_file
-from .durations import parse_duration
-from .errors import InputError
 
 FAULTS: dict[str, str] = {
     "good": "a good, valid response (no fault)",
@@ -195,7 +195,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class TestResponder:
-    """The responder, in-process (``start()``/``stop()``/``url``) or behind ``ocsp-staple test-responder``."""
+    """The responder, in-process (``start()``/``stop()``/``url``) or behind ``python -m testbed.responder serve``."""
 
     __test__ = False  # not a pytest test class
 
@@ -326,7 +326,7 @@ class TestResponder:
         except (OSError, ValueError, InputError) as exc:
             with self._lock:
                 self._stats["control_errors"] += 1
-            print(f"ocsp-staple test-responder: control file {self.control}: {exc}", file=sys.stderr)
+            print(f"testbed.responder serve: control file {self.control}: {exc}", file=sys.stderr)
 
     def next_fault(self) -> str:
         self._load_control()
@@ -512,13 +512,13 @@ def cmd_test_responder(args: argparse.Namespace) -> int:
     ca_cert = read_pem_file(args.ca_cert)[0]
     signer = None
     if bool(args.signer_cert) != bool(args.signer_key):
-        raise InputError("test-responder: --signer-cert and --signer-key go together")
+        raise InputError("serve: --signer-cert and --signer-key go together")
     try:
         ca_key = forge.load_key(args.ca_key) if args.ca_key else None
         if args.signer_cert and args.signer_key:
             signer = forge.load_issued(args.signer_cert, args.signer_key)
     except (OSError, ValueError, TypeError) as exc:
-        raise InputError(f"test-responder: cannot load a key or the signer certificate: {exc}") from None
+        raise InputError(f"serve: cannot load a key or the signer certificate: {exc}") from None
     behaviour = Behaviour(
         fault=check_fault(args.fault),
         mix=parse_mix(args.mix) if args.mix else {},
@@ -544,7 +544,9 @@ def cmd_test_responder(args: argparse.Namespace) -> int:
     responder.start()
     print(responder.url, flush=True)
     try:
-        while not stop.wait(3600):
+        # Bounded: the kernel may hand SIGTERM to the server thread; its Python handler then runs
+        # only when this (main) thread next executes bytecode, which a wait of an hour postpones.
+        while not stop.wait(0.2):
             pass
     finally:
         responder.stop()
@@ -553,7 +555,7 @@ def cmd_test_responder(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
-        "test-responder",
+        "serve",
         help="fault-injecting OCSP responder on 127.0.0.1 (tests, molecule, demo)",
         description="Serve OCSP on 127.0.0.1 for any serial of the CA, with injectable faults. Prints its URL, "
         "serves until SIGTERM/SIGINT. GET /_stats returns the requests and faults served. Faults: " + ", ".join(FAULTS),

@@ -17,10 +17,10 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
-from .certs import CertPair, iso
-from .errors import InputError, OcspStapleError, StoreError
-from .fsutil import atomic_write, read_bytes
-from .policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Verdict, validate
+from ..certs import CertPair, iso
+from ..errors import InputError, OcspStapleError, StoreError
+from ..fsutil import atomic_write, read_bytes
+from ..policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Verdict, validate
 
 #: The facts shown in a diff, before and after (enough to see what a change means).
 DIFF_FACTS = ("this_update", "next_update", "expires_at", "signer")

@@ -1,0 +1,1 @@
+"""central layer of the core; empty of imports on purpose (Ansible ships every __init__ it passes)."""

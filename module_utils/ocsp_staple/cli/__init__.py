@@ -1,0 +1,51 @@
+"""The ``ocsp-staple`` command: the same core the Ansible modules and filters call.
+
+One file per subcommand: ``show`` (facts + verdict of a staple file, or of what a TLS endpoint
+staples with ``--connect``), ``check`` (monitoring plugin: file, live and store modes, see
+docs/MONITORING.md), ``refresh`` (the ocsp_response module as a command). This package is the
+top of the core: nothing in the core imports it. Every operational error is one line on
+stderr; exit codes are documented per subcommand. The fault-injecting test responder is not
+part of it (``python -m testbed.responder serve``: it never ships to nodes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import OcspStapleError
+from ..monitor.check import UNKNOWN
+from . import check, refresh, show
+
+#: The subcommands, each a module with ``register(subparsers)``. Each imports its heavy
+#: dependencies (requests, pyOpenSSL) inside its handler only.
+SUBCOMMANDS = (show, check, refresh)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ocsp-staple", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in SUBCOMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "show" and bool(args.file) == bool(args.connect):
+        parser.error("show: give a staple FILE or --connect HOST:PORT (one of them)")
+    if args.command == "show" and args.file and not args.cert:
+        parser.error("show FILE: --cert is required")
+    try:
+        return int(args.func(args))
+    except OcspStapleError as exc:
+        print(f"ocsp-staple {args.command}: {exc}", file=sys.stderr)
+        return UNKNOWN if args.command == "check" else 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
