@@ -5,10 +5,10 @@ The option fragments follow the argument_spec pieces of module_utils/ocsp_staple
 ``ocsp_staple.store`` ``STORE``, ``ocsp_staple.audit`` ``AUDIT``, ``ocsp_staple.fetch`` ``FETCH``,
 ``ocsp_staple.files`` ``FILES``; ``ocsp_staple.certificates`` documents spec.CERTIFICATE_OPTIONS).
 A module lists them under ``extends_documentation_fragment`` and may override a description in
-its own ``options``: Ansible merges each option's keys, the module's winning. The return
-fragments (``ocsp_staple.results``, ``ocsp_staple.problems``) are listed the same way at the top
-of a module's ``RETURN``. Pieces that several fragments contain are written once, below, and
-joined.
+its own ``options``: Ansible merges each option's keys, the module's winning. Pieces that
+several fragments contain are written once, below, and joined. Return values are not shared
+here: ansible-core 2.19 (the newest on Python 3.11, which the project supports) does not merge
+fragments into ``RETURN``, so each module documents its own.
 """
 
 from __future__ import annotations
@@ -148,34 +148,4 @@ options:
     description: Permission bits of the staple file(s) as an octal string. Symbolic modes are not supported.
     type: str
     default: "0644"
-"""
-
-    # RETURN: what ocsp_response and ocsp_freeze return. Ansible merges return values only at the top
-    # level, so each module gives the descriptions and the keys of a certificate's result (contains).
-    RESULTS = r"""
-certificates:
-  description: One result per certificate.
-  returned: always
-  type: list
-  elements: dict
-diff:
-  description: Per certificate name, the staple before and after.
-  returned: always
-  type: dict
-"""
-
-    # RETURN: the problems of a verdict (policy.Verdict.as_dict): ocsp_response_info, ocsp_served_info, ocsp_staple.
-    PROBLEMS = r"""
-problems:
-  description: Every problem found, each a stable code and one sentence naming the values.
-  returned: always
-  type: list
-  elements: dict
-  sample: [{"code": "signer_expires_too_soon", "message": "staple for www.example.org: signer certificate ..."}]
-codes:
-  description: The problem codes alone, in order.
-  returned: always
-  type: list
-  elements: str
-  sample: ["signer_expires_too_soon"]
 """

@@ -106,18 +106,19 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-extends_documentation_fragment:
-  - ocsp_staple.results
 certificates:
   description: One result per selected certificate.
+  returned: always
+  type: list
+  elements: dict
   contains:
     name:
       description: The certificate's store name.
       type: str
     action:
       description:
-        - pinned, replaced, kept (the pin is as good or better), not_applicable (no OCSP URL),
-          thawed, not_frozen or failed.
+      - pinned, replaced, kept (the pin is as good or better), not_applicable (no OCSP URL), thawed, not_frozen
+        or failed.
       type: str
       sample: pinned
     changed:
@@ -129,7 +130,7 @@ certificates:
     message:
       description: One summary line.
       type: str
-      sample: "www.example.org: frozen, expires 2026-03-08T11:59:00Z (167 h left)"
+      sample: 'www.example.org: frozen, expires 2026-03-08T11:59:00Z (167 h left)'
     pin:
       description: The pin record after the task (C(pin.json)), null when thawed.
       type: dict
@@ -139,6 +140,8 @@ certificates:
       elements: dict
 diff:
   description: Per certificate name, the pin before and after (null when not frozen).
+  returned: always
+  type: dict
 """
 
 import datetime

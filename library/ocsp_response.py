@@ -102,10 +102,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-extends_documentation_fragment:
-  - ocsp_staple.results
 certificates:
   description: One result per certificate, in the order given.
+  returned: always
+  type: list
+  elements: dict
   contains:
     name:
       description: The certificate's store name.
@@ -123,7 +124,7 @@ certificates:
     message:
       description: One summary line.
       type: str
-      sample: "www.example.org: updated, expires 2026-03-08T11:59:00Z (6 d 23 h left)"
+      sample: 'www.example.org: updated, expires 2026-03-08T11:59:00Z (6 d 23 h left)'
     due:
       description: Why a fetch was made, or null when the staple was fresh.
       type: str
@@ -143,7 +144,8 @@ certificates:
       description: Verdict and facts of the staple deployed (the pinned one while frozen), like ocsp_response_info.
       type: dict
     attempts:
-      description: Every attempt of this run - number, at, url, outcome (valid, rejected, fetch_failed), reason, codes.
+      description: Every attempt of this run - number, at, url, outcome (valid, rejected, fetch_failed), reason,
+        codes.
       type: list
       elements: dict
     problems:
@@ -156,6 +158,8 @@ certificates:
       elements: str
 diff:
   description: Per certificate name, this_update, next_update and expires_at before and after.
+  returned: always
+  type: dict
 """
 
 import datetime

@@ -66,8 +66,6 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-extends_documentation_fragment:
-  - ocsp_staple.problems
 valid:
   description: True only when every check passed.
   returned: always
@@ -85,7 +83,7 @@ this_update:
   description: thisUpdate, ISO 8601 UTC.
   returned: always
   type: str
-  sample: "2026-03-01T11:00:00Z"
+  sample: '2026-03-01T11:00:00Z'
 next_update:
   description: nextUpdate, ISO 8601 UTC.
   returned: always
@@ -126,6 +124,21 @@ cert_id:
   description: The CertID that matched (hash_algorithm, serial_number, issuer_name_hash, issuer_key_hash).
   returned: always
   type: dict
+problems:
+  description: Every problem found, each a stable code and one sentence naming the values.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+  - code: signer_expires_too_soon
+    message: 'staple for www.example.org: signer certificate ...'
+codes:
+  description: The problem codes alone, in order.
+  returned: always
+  type: list
+  elements: str
+  sample:
+  - signer_expires_too_soon
 """
 
 import datetime

@@ -118,8 +118,6 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-extends_documentation_fragment:
-  - ocsp_staple.problems
 served:
   description: True when the server stapled a response.
   returned: always
@@ -139,8 +137,8 @@ file_exists:
   type: bool
 matches:
   description:
-    - True when the served bytes are exactly the bytes of O(expect_file) (or nothing is served and
-      the file does not exist); null without O(expect_file).
+  - True when the served bytes are exactly the bytes of O(expect_file) (or nothing is served and the file does not
+    exist); null without O(expect_file).
   returned: always
   type: bool
 endpoint:
@@ -171,7 +169,12 @@ valid:
   type: bool
 problems:
   description: Every problem the policy found in the served staple (empty when nothing was served).
-  sample: [{"code": "expired", "message": "staple for www.example.org on 127.0.0.1:443: nextUpdate ..."}]
+  returned: always
+  type: list
+  elements: dict
+  sample:
+  - code: expired
+    message: 'staple for www.example.org on 127.0.0.1:443: nextUpdate ...'
 response_status:
   description: responseStatus of the served staple in lower case.
   returned: when served
@@ -184,7 +187,7 @@ this_update:
   description: thisUpdate of the served staple, ISO 8601 UTC.
   returned: when served
   type: str
-  sample: "2026-03-01T11:00:00Z"
+  sample: '2026-03-01T11:00:00Z'
 next_update:
   description: nextUpdate of the served staple.
   returned: when served
@@ -218,6 +221,13 @@ results:
   returned: with checks
   type: list
   elements: dict
+codes:
+  description: The problem codes alone, in order.
+  returned: always
+  type: list
+  elements: str
+  sample:
+  - signer_expires_too_soon
 """
 
 import datetime

@@ -84,8 +84,6 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-extends_documentation_fragment:
-  - ocsp_staple.problems
 dest:
   description: The staple path.
   returned: always
@@ -100,7 +98,8 @@ attributes_changed:
   returned: success
   type: list
   elements: str
-  sample: ["mode"]
+  sample:
+  - mode
 backup_file:
   description: Copy of the replaced file, when O(backup) made one.
   returned: changed and backup made
@@ -111,11 +110,17 @@ valid:
   type: bool
 problems:
   description: Every problem found in the new staple, each a stable code and one sentence.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+  - code: signer_expires_too_soon
+    message: 'staple for www.example.org: signer certificate ...'
 this_update:
   description: thisUpdate of the new staple, ISO 8601 UTC.
   returned: always
   type: str
-  sample: "2026-03-01T11:00:00Z"
+  sample: '2026-03-01T11:00:00Z'
 next_update:
   description: nextUpdate of the new staple.
   returned: always
@@ -140,6 +145,13 @@ response_status:
   description: responseStatus of the new staple in lower case.
   returned: always
   type: str
+codes:
+  description: The problem codes alone, in order.
+  returned: always
+  type: list
+  elements: str
+  sample:
+  - signer_expires_too_soon
 """
 
 import datetime
