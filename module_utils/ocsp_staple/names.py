@@ -29,12 +29,15 @@ def check_name(name: object) -> str:
     return name  # type: ignore[return-value]
 
 
-def check_names(names: Sequence[object]) -> tuple[int, str] | None:
+def check_names(names: Sequence[object], seen: set[str] | None = None) -> tuple[int, str] | None:
     """Check every name (:func:`check_name`); return (index, name) of the first one listed twice, else None.
 
     The one rule for a certificate list's names; each caller words the duplicate for its input.
+    ``seen`` carries the names already accepted across calls, so a caller that checks a list
+    entry by entry (and so reports errors in list order) stays linear.
     """
-    seen: set[str] = set()
+    if seen is None:
+        seen = set()
     for index, name in enumerate(names):
         checked = check_name(name)
         if checked in seen:

@@ -90,6 +90,7 @@ def parse_certificates(items: Any) -> list[CertificateSpec]:
     if not items:
         raise InputError("certificates: the list is empty; give at least one {name, certificate} entry")
     specs: list[CertificateSpec] = []
+    seen: set[str] = set()
     allowed = set(CERTIFICATE_OPTIONS)
     for index, item in enumerate(items):
         where = f"certificates[{index}]"
@@ -99,8 +100,7 @@ def parse_certificates(items: Any) -> list[CertificateSpec]:
         if unknown:
             raise InputError(f"{where}: unknown keys {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
         name = check_name(item.get("name"))
-        twice = check_names([spec.name for spec in specs] + [name])
-        if twice is not None:
+        if check_names([name], seen) is not None:
             raise InputError(f"{where}: certificate name {name!r} appears twice")
         certificate = item.get("certificate")
         if not isinstance(certificate, str) or not certificate:
