@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 PYTEST_ARGS ?=
 N ?= 1000
 
-.PHONY: help setup lint test unit test-py311 test-node molecule demo demo-stop bench soak clean
+.PHONY: help setup lint test unit test-py311 test-node molecule demo demo-stop bench soak fuzz clean
 
 help:
 	@echo "make demo       - local demo fleet: responder + 3 nginx nodes on 127.0.0.1:8443-8445, site.yml, what clients see"
@@ -14,6 +14,7 @@ help:
 	@echo "make test       - everything CI runs: lint, pytest (newest Python, 3.11, Debian's python3), molecule"
 	@echo "make bench      - benchmarks (validation, refresh, rollout)"
 	@echo "make soak N=1000 - chaos soak"
+	@echo "make fuzz N=20000 - seeded fuzzing of the policy, show/check and refresh (SEED=1)"
 
 setup:
 	@scripts/setup.sh all
@@ -49,6 +50,9 @@ bench: setup
 
 soak: setup
 	.venv/bin/python -m benchmarks.soak --cycles $(N)
+
+fuzz: setup
+	.venv/bin/python -m testbed.fuzz -n $(N) --seed $(or $(SEED),1)
 
 clean:
 	rm -rf .venv .venv311 .venv-node .tmp build *.egg-info

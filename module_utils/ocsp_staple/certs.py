@@ -10,6 +10,7 @@ import datetime as _dt
 import functools
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,6 +142,21 @@ def verify_signature(
     return True
 
 
+def _prepared(value: object) -> object:
+    """An attribute value as RFC 4518 prepares it: NFKC, case folded, insignificant spaces collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", value.casefold()).split()) if isinstance(value, str) else value
+
+
+@functools.lru_cache(maxsize=1024)
+def name_key(name: x509.Name) -> tuple[frozenset[tuple[str, object]], ...]:
+    return tuple(frozenset((a.oid.dotted_string, _prepared(a.value)) for a in rdn) for rdn in name.rdns)
+
+
+def same_name(a: x509.Name, b: x509.Name) -> bool:
+    """Names compared as RFC 5280 7.1 says (RFC 4518 preparation, any string type; RDNs in order), not as DER."""
+    return a == b or name_key(a) == name_key(b)
+
+
 def certificate_hash_algorithm(cert: x509.Certificate) -> hashes.HashAlgorithm | None:
     try:
         return cert.signature_hash_algorithm
@@ -155,12 +171,14 @@ def is_signed_by(
     cert_profile: CertProfile | None = None,
     issuer_profile: CertProfile | None = None,
 ) -> bool:
-    """True when ``issuer``'s subject is ``cert``'s issuer and its key verifies ``cert``.
+    """True when ``issuer``'s subject is ``cert``'s issuer (RFC 5280 7.1) and its key verifies ``cert``.
 
     Callers that already hold the profiles pass them (saves a cache lookup each).
     """
     issuer_profile = issuer_profile or profile(issuer)
-    if (cert_profile or profile(cert)).issuer_der != issuer_profile.subject_der:
+    if (cert_profile or profile(cert)).issuer_der != issuer_profile.subject_der and not same_name(
+        cert.issuer, issuer.subject
+    ):
         return False
     return verify_signature(
         issuer_profile.public_key,
@@ -256,8 +274,9 @@ class CertId:
 
 @functools.lru_cache(maxsize=1024)
 def cert_id(leaf: x509.Certificate, issuer: x509.Certificate, algorithm: str = "sha1") -> CertId:
-    if algorithm not in CERT_ID_HASHES:
-        raise InputError(f"CertID hash algorithm {algorithm!r} is not supported (use sha1 or sha256)")
+    """The CertID in ``algorithm``: any hash hashlib computes matches a response (requests use CERT_ID_HASHES)."""
+    if algorithm not in CERT_ID_HASHES and algorithm not in hashlib.algorithms_available:
+        raise InputError(f"CertID hash algorithm {algorithm!r} is not supported here")
     return CertId(algorithm, leaf.serial_number, name_hash(issuer, algorithm), key_hash(issuer, algorithm))
 
 
@@ -324,7 +343,7 @@ def pair_from_certificates(
             f"{source}: holds only the leaf {subject_text(leaf)} and no issuer file was given "
             "(pass the issuer, or a chain file with the issuer after the leaf)"
         )
-    if leaf.issuer != issuer.subject:
+    if not same_name(leaf.issuer, issuer.subject):
         raise CertificateError(
             f"issuer {issuer_source} ({subject_text(issuer)}) did not issue {source} ({subject_text(leaf)}): "
             f"the leaf names its issuer {leaf.issuer.rfc4514_string()}"

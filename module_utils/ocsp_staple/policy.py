@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509 import ocsp
 
 from .certs import (
@@ -22,12 +24,15 @@ from .certs import (
     CertProfile,
     is_signed_by,
     iso,
+    name_key,
     profile,
+    same_name,
     subject_text,
     verify_signature,
 )
 from .compat import require_aware, utc
 from .der import DerError, outer_length
+from .ocspder import MGF1, RSASSA_PSS, ResponseParts, pss_params, response_parts
 
 DEFAULT_CLOCK_SKEW = 300
 DEFAULT_MIN_REMAINING = 4 * 3600
@@ -43,9 +48,12 @@ PROBLEM_CODES: dict[str, str] = {
     "sig_required": "responseStatus sigRequired (5)",
     "unauthorized": "responseStatus unauthorized (6)",
     "cert_id_mismatch": "no SingleResponse matches the certificate's CertID (serial, issuer name hash, key hash)",
-    "unsupported_cert_id_hash": "the CertID uses a hash algorithm other than SHA-1 or SHA-256",
+    "unsupported_cert_id_hash": "no SingleResponse matches and some use a CertID hash the library cannot compute",
     "revoked": "certStatus revoked - an alarm, the certificate must be replaced",
     "unknown_status": "certStatus unknown - the responder does not know the certificate",
+    "unsupported_signature_algorithm": "the signatureAlgorithm (or its RSASSA-PSS parameters) is not one verified here",
+    "unknown_critical_extension": "a critical response or SingleResponse extension that is unrecognised (RFC 6960 4.4)",
+    "unreadable_certificate": "a certificate of the response's certs field (outside the signature) cannot be read",
     "bad_signature": "the response signature does not verify with the issuer or the included responder certificate",
     "untrusted_signer": "the signer is neither the issuer nor a responder certificate issued and signed by it",
     "signer_missing_ocsp_eku": "the delegated responder certificate lacks EKU id-kp-OCSPSigning",
@@ -93,6 +101,8 @@ class Facts:
     expires_at: _dt.datetime | None = None
     remaining_seconds: int | None = None
     cert_id: CertId | None = None
+    #: Seconds after thisUpdate taken as nextUpdate for a response without one (``assume_lifetime``), else None.
+    assumed_lifetime: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -149,6 +159,47 @@ def human_duration(seconds: float) -> str:
     return f"{sign}{days} d" + (f" {rest // 3600} h" if rest >= 3600 else "")
 
 
+#: Extensions this policy recognises (RFC 6960 4.4, RFC 5280 5.3, RFC 6962 3.3): accepted even when critical.
+RESPONSE_EXTENSIONS = {
+    "1.3.6.1.5.5.7.48.1.2": "nonce",
+    "1.3.6.1.5.5.7.48.1.3": "CRL references",
+    "1.3.6.1.5.5.7.48.1.6": "archive cutoff",
+    "1.3.6.1.5.5.7.48.1.9": "extended revoked definition",
+}
+SINGLE_EXTENSIONS = {
+    "1.3.6.1.5.5.7.48.1.3": "CRL references",
+    "1.3.6.1.5.5.7.48.1.6": "archive cutoff",
+    "2.5.29.21": "CRL reason",
+    "2.5.29.24": "invalidity date",
+    "1.3.6.1.4.1.11129.2.4.5": "SCT list",
+}
+_PSS_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "1.3.14.3.2.26": hashes.SHA1,
+    "2.16.840.1.101.3.4.2.4": hashes.SHA224,
+    "2.16.840.1.101.3.4.2.1": hashes.SHA256,
+    "2.16.840.1.101.3.4.2.2": hashes.SHA384,
+    "2.16.840.1.101.3.4.2.3": hashes.SHA512,
+}
+
+
+def _shown(attribute: x509.NameAttribute[Any], other: x509.NameAttribute[Any]) -> str:
+    """The value, non-ASCII escaped (look-alike letters show), with its string type when the two differ."""
+    kind, other_kind = (getattr(getattr(a, "_type", None), "name", "?") for a in (attribute, other))
+    return ascii(attribute.value) + (f" ({kind})" if kind != other_kind else "")
+
+
+def name_difference(a: x509.Name, b: x509.Name) -> str:
+    """Where ``a`` and ``b`` differ by RFC 5280 7.1 (certs.same_name): ``RDN #1 CN 'Test CB' vs 'Test CA'``."""
+    for index, (rdn_a, rdn_b) in enumerate(zip(a.rdns, b.rdns, strict=False)):
+        if name_key(x509.Name([rdn_a])) != name_key(x509.Name([rdn_b])):
+            (first_a, *more_a), (first_b, *more_b) = list(rdn_a), list(rdn_b)
+            if more_a or more_b or first_a.oid != first_b.oid:
+                return f"RDN #{index + 1} {rdn_a.rfc4514_string()} vs {rdn_b.rfc4514_string()}"
+            label = first_a.rfc4514_string().split("=", 1)[0]
+            return f"RDN #{index + 1} {label} {_shown(first_a, first_b)} vs {_shown(first_b, first_a)}"
+    return f"{len(a.rdns)} RDNs vs {len(b.rdns)}"
+
+
 def _describe_responder_id(response: ocsp.OCSPResponse) -> str:
     by_name = response.responder_name
     if by_name is not None:
@@ -157,22 +208,73 @@ def _describe_responder_id(response: ocsp.OCSPResponse) -> str:
     return f"byKey {by_key.hex() if by_key else '?'}"
 
 
-def _find_signer(response: ocsp.OCSPResponse, pair: CertPair) -> list[x509.Certificate]:
-    """Certificates the ResponderID designates: the issuer and/or included certificates."""
+def _find_signer(
+    response: ocsp.OCSPResponse, pair: CertPair, included: list[tuple[x509.Certificate, CertProfile]]
+) -> list[x509.Certificate]:
+    """Certificates the ResponderID designates: the issuer and/or included certificates (names per RFC 5280 7.1)."""
     by_name = response.responder_name
     by_key = response.responder_key_hash
-    name_der = by_name.public_bytes() if by_name is not None else None
 
-    def matches(facts: CertProfile) -> bool:
-        if name_der is not None:
-            return facts.subject_der == name_der
+    def matches(cert: x509.Certificate, facts: CertProfile) -> bool:
+        if by_name is not None:
+            return same_name(by_name, cert.subject)
         return facts.key_sha1 == by_key
 
-    candidates = [pair.issuer] if matches(pair.issuer_profile) else []
-    for included in response.certificates:
-        if included != pair.issuer and matches(profile(included)):
-            candidates.append(included)
-    return candidates
+    candidates = [pair.issuer] if matches(pair.issuer, pair.issuer_profile) else []
+    return candidates + [cert for cert, facts in included if cert != pair.issuer and matches(cert, facts)]
+
+
+def _pss(params: bytes | None) -> tuple[padding.PSS, hashes.HashAlgorithm] | str:
+    """Padding and hash of an RSASSA-PSS signatureAlgorithm (RFC 4055), or why it is not supported."""
+    try:
+        p = pss_params(params)
+    except DerError as exc:
+        return f"RSASSA-PSS parameters unreadable: {exc}"
+    digest, mgf_digest = _PSS_HASHES.get(p.hash_oid), _PSS_HASHES.get(p.mgf_hash_oid or "")
+    if digest is None:
+        return f"RSASSA-PSS hash {p.hash_oid} is not supported"
+    if p.mgf_oid != MGF1 or mgf_digest is None:
+        return f"RSASSA-PSS mask generation {p.mgf_oid} with hash {p.mgf_hash_oid} is not supported (MGF1, SHA-1/2)"
+    if p.trailer_field != 1 or not 0 <= p.salt_length <= 1024:
+        return f"RSASSA-PSS saltLength {p.salt_length} / trailerField {p.trailer_field} is not supported"
+    return padding.PSS(mgf=padding.MGF1(mgf_digest()), salt_length=p.salt_length), digest()
+
+
+def _verify(key: Any, response: ocsp.OCSPResponse, pss: tuple[padding.PSS, hashes.HashAlgorithm] | None) -> bool:
+    if pss is None:
+        return verify_signature(
+            key,
+            response.signature,
+            response.tbs_response_bytes,
+            _signature_hash(response),
+            response.signature_algorithm_oid,
+        )
+    if not isinstance(key, rsa.RSAPublicKey):
+        return False
+    try:
+        key.verify(response.signature, response.tbs_response_bytes, *pss)
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def _signature_hash(response: ocsp.OCSPResponse) -> hashes.HashAlgorithm | None:
+    try:
+        return response.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return None
+
+
+def _cert_id(pair: CertPair, algorithm: hashes.HashAlgorithm) -> CertId | None:
+    """The leaf's CertID in ``algorithm`` (any hash the library names and hashlib computes), None otherwise."""
+    try:
+        return pair.cert_id(algorithm.name)
+    except (ValueError, TypeError):  # InputError is a ValueError
+        return None
+
+
+def _critical(extensions: list[tuple[str, bool]], known: dict[str, str]) -> list[str]:
+    return [oid for oid, critical in extensions if critical and oid not in known]
 
 
 def validate(
@@ -183,22 +285,58 @@ def validate(
     min_remaining: int = DEFAULT_MIN_REMAINING,
     clock_skew: int = DEFAULT_CLOCK_SKEW,
     name: str | None = None,
+    assume_lifetime: int | None = None,
 ) -> Verdict:
-    """Apply every check of the policy to ``data`` for ``pair``'s leaf at time ``now``."""
+    """Apply every check of the policy to ``data`` for ``pair``'s leaf at time ``now``.
+
+    ``assume_lifetime`` (seconds, opt-in for private responders): a response without nextUpdate
+    is taken to end at thisUpdate + that long, shown as ``next_update`` with ``assumed_lifetime``
+    set in the facts and named in every message about the window. None (the default) refuses it.
+    Never raises for bad bytes: whatever the library cannot read becomes a problem.
+    """
     now = require_aware(now)
+    if assume_lifetime is not None and (isinstance(assume_lifetime, bool) or assume_lifetime <= 0):
+        raise ValueError(f"assume_lifetime must be a positive number of seconds or None, got {assume_lifetime!r}")
     problems: list[Problem] = []
     facts = Facts(size=len(data))
 
     def problem(code: str, message: str) -> None:
         problems.append(Problem(code, f"staple for {name or pair.subject}: {message}"))
 
-    def verdict() -> Verdict:
-        return Verdict(valid=not problems, problems=problems, facts=facts)
+    reading = ["the response"]  # what _check reads now: named when the library refuses it
+    try:
+        _check(data, pair, problem, facts, reading, now=now, limits=(min_remaining, clock_skew, assume_lifetime))
+    except Exception as exc:  # fail closed: whatever the library cannot read is a problem, never a traceback
+        problem("malformed", f"{reading[0]} cannot be read ({type(exc).__name__}: {exc})")
+    return Verdict(valid=not problems, problems=problems, facts=facts)
 
+
+def _next_text(facts: Facts) -> str:
+    """``nextUpdate 2026-03-08T11:00:00Z``, or the assumed end of the window and why."""
+    if facts.assumed_lifetime is None:
+        return f"nextUpdate {iso(facts.next_update)}"
+    return (
+        f"assumed end {iso(facts.next_update)} (thisUpdate + {human_duration(facts.assumed_lifetime)}; "
+        "the response has no nextUpdate)"
+    )
+
+
+def _check(
+    data: bytes,
+    pair: CertPair,
+    problem: Any,
+    facts: Facts,
+    reading: list[str],
+    *,
+    now: _dt.datetime,
+    limits: tuple[int, int, int | None],
+) -> None:
+    min_remaining, clock_skew, lifetime = limits
     # 1. DER OCSPResponse, no trailing data.
     if not data:
         problem("empty", "the response is empty (0 bytes)")
-        return verdict()
+        return
+    der = data
     try:
         # cryptography rejects trailing bytes too, so the DER framing is only examined on failure.
         response = ocsp.load_der_ocsp_response(data)
@@ -210,73 +348,93 @@ def validate(
             head = data[:16]
             shown = head.decode("ascii", "replace") if head[:1] == b"<" else head.hex()
             problem("malformed", f"not a DER OCSPResponse ({der_exc}; {len(data)} bytes starting {shown!r})")
-            return verdict()
+            return
         if end == len(data):
             problem("malformed", f"not a DER OCSPResponse ({len(data)} bytes): {load_error}")
-            return verdict()
+            return
         problem("trailing_data", f"{len(data) - end} bytes follow the {end}-byte DER OCSPResponse")
+        der = data[:end]
         try:
-            response = ocsp.load_der_ocsp_response(data[:end])
+            response = ocsp.load_der_ocsp_response(der)
         except ValueError as exc2:
             problem("malformed", f"not a DER OCSPResponse ({end} bytes before the trailing data): {exc2}")
-            return verdict()
+            return
 
     # 2. responseStatus.
+    reading[0] = "the responseStatus"
     status = response.response_status
     facts.response_status = _RESPONSE_STATUS_NAMES[status]
     if status != ocsp.OCSPResponseStatus.SUCCESSFUL:
         code = _STATUS_CODES.get(status, "malformed")
         problem(code, f"responder answered {status.name} ({status.value}) instead of a response")
-        return verdict()
+        return
 
     facts.produced_at = utc(response, "produced_at")
-
-    # 3. A SingleResponse whose CertID matches the leaf.
-    single = None
-    seen: list[str] = []
+    parts: ResponseParts | None = None
     try:
-        singles = list(response.responses)
-    except (ValueError, UnsupportedAlgorithm):  # pragma: no cover - defensive
-        singles = []
-    for candidate in singles:
+        parts = response_parts(der)
+    except DerError as exc:
+        problem("malformed", f"the BasicOCSPResponse cannot be read for its extensions and signature algorithm: {exc}")
+
+    # 3. The SingleResponse whose CertID matches the leaf; other entries do not count.
+    reading[0] = "the SingleResponses"
+    single, index = None, -1
+    seen: list[str] = []
+    unsupported: list[str] = []
+    singles = list(response.responses)
+    for position, candidate in enumerate(singles):
         try:
-            algorithm = candidate.hash_algorithm.name
+            algorithm = candidate.hash_algorithm
         except UnsupportedAlgorithm:
-            problem(
-                "unsupported_cert_id_hash", "a SingleResponse uses a CertID hash algorithm other than SHA-1/SHA-256"
-            )
+            unsupported.append(f"serial {candidate.serial_number:X} (CertID hash OID unknown to the library)")
             continue
-        if algorithm not in ("sha1", "sha256"):
-            problem("unsupported_cert_id_hash", f"a SingleResponse uses CertID hash {algorithm}")
+        expected = _cert_id(pair, algorithm)
+        if expected is None:
+            unsupported.append(f"serial {candidate.serial_number:X} (CertID hash {algorithm.name})")
             continue
-        expected = pair.cert_id(algorithm)
         if (
             candidate.serial_number == expected.serial_number
             and candidate.issuer_name_hash == expected.issuer_name_hash
             and candidate.issuer_key_hash == expected.issuer_key_hash
         ):
-            single = candidate
+            single, index = candidate, position
             facts.cert_id = expected
             break
         seen.append(f"serial {candidate.serial_number:X} under key hash {candidate.issuer_key_hash.hex()[:16]}")
     if single is None:
         expected = pair.cert_id()
+        answers = "; ".join(seen + unsupported) or "nothing usable"
         problem(
-            "cert_id_mismatch",
+            "unsupported_cert_id_hash" if unsupported else "cert_id_mismatch",
             f"no answer for serial {expected.serial_number:X} of issuer {subject_text(pair.issuer)} "
-            f"(key hash {expected.issuer_key_hash.hex()[:16]}); the response answers for "
-            f"{'; '.join(seen) or 'nothing usable'}",
+            f"(key hash {expected.issuer_key_hash.hex()[:16]}); the response answers for {answers}",
         )
         first = singles[0] if singles else None
     else:
         first = single
 
+    # 3b. Critical extensions this policy does not recognise (RFC 6960 4.4, RFC 5280 4.2): rejected.
+    if parts is not None:
+        for oid in _critical(parts.response_extensions, RESPONSE_EXTENSIONS):
+            problem("unknown_critical_extension", f"the response carries unrecognised critical extension {oid}")
+        if single is not None and index < len(parts.single_extensions):
+            for oid in _critical(parts.single_extensions[index], SINGLE_EXTENSIONS):
+                problem(
+                    "unknown_critical_extension",
+                    f"the SingleResponse for serial {pair.leaf.serial_number:X} carries unrecognised critical "
+                    f"extension {oid}",
+                )
+
     # 4. certStatus good.
+    reading[0] = "the certStatus, thisUpdate or nextUpdate of the SingleResponse"
     if first is not None:
         cert_status = first.certificate_status
         facts.status = _CERT_STATUS_NAMES[cert_status]
         facts.this_update = utc(first, "this_update")
         facts.next_update = utc(first, "next_update")
+        if facts.next_update is None and lifetime is not None and facts.this_update is not None:
+            facts.assumed_lifetime = lifetime
+            facts.next_update = facts.this_update + _dt.timedelta(seconds=lifetime)
         if single is not None and cert_status == ocsp.OCSPCertStatus.REVOKED:
             facts.revocation_time = utc(first, "revocation_time")
             problem(
@@ -289,24 +447,42 @@ def validate(
                 "unknown_status", f"the responder does not know serial {pair.leaf.serial_number:X} (certStatus unknown)"
             )
 
-    # 5. Signature by the issuer or a delegated responder it issued and signed.
-    candidates = _find_signer(response, pair)
+    # 5. Signature by the issuer or a delegated responder it issued and signed. Every certificate of
+    # the (unsigned) certs field must be readable: clients receive the staple whole.
+    reading[0] = "the certs field"
+    included: list[tuple[x509.Certificate, CertProfile]] = []
     try:
-        hash_algorithm = response.signature_hash_algorithm
-    except UnsupportedAlgorithm:
-        hash_algorithm = None
+        listed = list(response.certificates)
+    except ValueError as exc:
+        problem("unreadable_certificate", f"the certs field of the response cannot be read: {exc}")
+        listed = []
+    for number, cert in enumerate(listed, 1):
+        try:
+            included.append((cert, profile(cert)))
+        except Exception as exc:  # a key or extension the library refuses
+            problem(
+                "unreadable_certificate",
+                f"certificate #{number} of the response's certs field cannot be read "
+                f"({type(exc).__name__}: {exc})",
+            )
+    reading[0] = "the signature, its algorithm or the ResponderID"
+    pss: tuple[padding.PSS, hashes.HashAlgorithm] | None = None
+    unsupported_signature = None
+    if parts is not None and parts.signature_oid == RSASSA_PSS:
+        found = _pss(parts.signature_params)
+        if isinstance(found, str):
+            unsupported_signature = found
+        else:
+            pss = found
+    elif _signature_hash(response) is None and response.signature_algorithm_oid.dotted_string not in _NO_HASH:
+        unsupported_signature = f"signature algorithm {response.signature_algorithm_oid.dotted_string} is not supported"
+    candidates = _find_signer(response, pair, included)
     signer = None
-    for candidate_signer in candidates:
-        if verify_signature(
-            profile(candidate_signer).public_key,
-            response.signature,
-            response.tbs_response_bytes,
-            hash_algorithm,
-            response.signature_algorithm_oid,
-        ):
-            signer = candidate_signer
-            break
-    if signer is None:
+    if unsupported_signature is not None:
+        problem("unsupported_signature_algorithm", f"{unsupported_signature}; the signature cannot be verified")
+    else:
+        signer = next((c for c in candidates if _verify(profile(c).public_key, response, pss)), None)
+    if signer is None and unsupported_signature is None:
         if candidates:
             problem(
                 "bad_signature",
@@ -314,12 +490,14 @@ def validate(
                 f"(responder {_describe_responder_id(response)})",
             )
         else:
+            by_name = response.responder_name
+            differs = f" ({name_difference(by_name, pair.issuer.subject)})" if by_name is not None else ""
             problem(
                 "untrusted_signer",
-                f"signer ({_describe_responder_id(response)}) is neither issuer {subject_text(pair.issuer)} "
-                "nor a responder certificate included in the response",
+                f"signer {_describe_responder_id(response)} is neither issuer {subject_text(pair.issuer)}"
+                f"{differs} nor a responder certificate included in the response",
             )
-    else:
+    elif signer is not None:
         signer_facts = profile(signer)
         facts.signer = signer_facts.subject
         facts.signer_not_after = signer_end = signer_facts.not_after
@@ -327,11 +505,13 @@ def validate(
         facts.signer_delegated = delegated
         if delegated:
             if not is_signed_by(signer, pair.issuer, cert_profile=signer_facts, issuer_profile=pair.issuer_profile):
-                problem(
-                    "untrusted_signer",
-                    f"responder certificate {facts.signer} (issued by {signer.issuer.rfc4514_string()}) "
-                    f"was not issued and signed by issuer {subject_text(pair.issuer)}",
-                )
+                issuer_text = subject_text(pair.issuer)
+                if same_name(signer.issuer, pair.issuer.subject):
+                    why = f"names issuer {issuer_text} but is not signed by its key (same name, different key)"
+                else:
+                    differs = name_difference(signer.issuer, pair.issuer.subject)
+                    why = f"was issued by {signer.issuer.rfc4514_string()}, not by issuer {issuer_text} ({differs})"
+                problem("untrusted_signer", f"responder certificate {facts.signer} {why}")
             if not signer_facts.ocsp_signing:
                 problem(
                     "signer_missing_ocsp_eku",
@@ -351,11 +531,7 @@ def validate(
                 f"({human_duration((now - signer_end).total_seconds())} ago)",
             )
         elif (signer_end - now).total_seconds() < min_remaining:
-            before = (
-                f", before nextUpdate {iso(facts.next_update)}"
-                if facts.next_update and signer_end < facts.next_update
-                else ""
-            )
+            before = f", before {_next_text(facts)}" if facts.next_update and signer_end < facts.next_update else ""
             problem(
                 "signer_expires_too_soon",
                 f"signer certificate {facts.signer} expires {iso(signer_end)} "
@@ -364,6 +540,7 @@ def validate(
             )
 
     # 7. thisUpdate / nextUpdate sanity.
+    reading[0] = "the response"
     if facts.this_update is not None and facts.this_update > now + _dt.timedelta(seconds=clock_skew):
         problem(
             "this_update_in_future",
@@ -371,11 +548,15 @@ def validate(
             f"in the future (clock skew allowed: {human_duration(clock_skew)})",
         )
     if first is not None and facts.next_update is None:
-        problem("next_update_missing", "nextUpdate is absent: the response has no end of validity to staple against")
+        problem(
+            "next_update_missing",
+            "nextUpdate is absent: the response has no end of validity to staple against "
+            "(opt in per certificate with assume_lifetime_without_next_update)",
+        )
     elif facts.next_update is not None and facts.this_update is not None and facts.next_update <= facts.this_update:
         problem(
             "next_update_before_this_update",
-            f"nextUpdate {iso(facts.next_update)} is not after thisUpdate {iso(facts.this_update)}",
+            f"{_next_text(facts)} is not after thisUpdate {iso(facts.this_update)}",
         )
 
     # 8. Effective expiry = min(nextUpdate, signer notAfter), at least min_remaining away.
@@ -385,11 +566,14 @@ def validate(
         facts.remaining_seconds = int((facts.expires_at - now).total_seconds())
         until_next = (facts.next_update - now).total_seconds()
         if until_next <= 0:
-            problem("expired", f"nextUpdate {iso(facts.next_update)} passed {human_duration(-until_next)} ago")
+            problem("expired", f"{_next_text(facts)} passed {human_duration(-until_next)} ago")
         elif until_next < min_remaining:
             problem(
                 "expires_too_soon",
-                f"nextUpdate {iso(facts.next_update)} is in {human_duration(until_next)}; "
+                f"{_next_text(facts)} is in {human_duration(until_next)}; "
                 f"at least {human_duration(min_remaining)} required",
             )
-    return verdict()
+
+
+#: Signature algorithms without a separate hash (EdDSA), and RSASSA-PSS (its hash is in its parameters).
+_NO_HASH = {"1.3.101.112", "1.3.101.113", RSASSA_PSS}

@@ -8,7 +8,7 @@ import pytest
 from ocsp_staple.certs import load_pair, load_pair_from_pem
 from ocsp_staple.errors import CertificateError
 
-from testbed import forge
+from testbed import forge, forge_interop
 
 from ..conftest import Pki
 
@@ -96,3 +96,19 @@ def _write(path: Path, data: bytes) -> str:
 def _leaf_of_leaf(pki: Pki) -> forge.Issued:
     """A certificate 'issued' by the leaf (which is not a CA)."""
     return forge.make_leaf(forge.Issued(pki.leaf.cert, pki.leaf.key), "sub.example.org", now=pki.now)
+
+
+@pytest.mark.parametrize("transform", [str, str.upper], ids=["printable-string", "printable-string-upper-case"])
+def test_issuer_name_in_another_encoding_pairs_by_rfc5280_rules(transform: object, pki: Pki) -> None:
+    """RFC 5280 7.1: names match after RFC 4518 preparation, whatever the string type (issue 10, item 6)."""
+    issuer_name = forge_interop.name_as(pki.ca.cert.subject, transform=transform)  # type: ignore[arg-type]
+    leaf = forge_interop.leaf_with_issuer_name(pki.ca, issuer_name, now=pki.now)
+    assert leaf.cert.issuer.public_bytes() != pki.ca.cert.subject.public_bytes()
+    pair = load_pair_from_pem(leaf.pem, pki.ca.pem)
+    assert pair.issuer == pki.ca.cert
+
+
+def test_issuer_of_another_name_is_still_refused(pki: Pki) -> None:
+    leaf = forge_interop.leaf_with_issuer_name(pki.ca, forge_interop.common_name("Test CB"), now=pki.now)
+    with pytest.raises(CertificateError, match="did not issue"):
+        load_pair_from_pem(leaf.pem, pki.ca.pem)

@@ -9,7 +9,7 @@ import pytest
 from ocsp_staple.certs import CertPair
 from ocsp_staple.policy import PROBLEM_CODES, validate
 
-from testbed import forge
+from testbed import forge, forge_interop
 
 from ..conftest import Pki
 
@@ -119,6 +119,23 @@ REJECT: dict[str, tuple[Scenario, set[str]]] = {
     "expires-in-3-hours": (
         lambda p: p.response(this_update=p.now - 9 * H, next_update=p.now + 3 * H),
         {"expires_too_soon"},
+    ),
+    # Issue 10 (more in test_interop_policy.py).
+    "unreadable-certificate-in-the-unsigned-certs-field": (
+        lambda p: forge_interop.with_included(p.response(), [forge_interop.unreadable_key_cert(p.responder.cert)]),
+        {"unreadable_certificate"},
+    ),
+    "unknown-critical-response-extension": (
+        lambda p: forge_interop.with_response_extension(
+            p.response(), p.ca.key, forge_interop.extension("1.3.6.1.4.1.99999.1", b"\x05\x00", critical=True)
+        ),
+        {"unknown_critical_extension"},
+    ),
+    "md2-signature-algorithm": (
+        lambda p: forge_interop.with_signature_algorithm(
+            p.response(), forge_interop.algorithm_identifier("1.2.840.113549.1.1.2")
+        ),
+        {"unsupported_signature_algorithm"},
     ),
 }
 

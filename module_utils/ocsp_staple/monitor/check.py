@@ -100,10 +100,14 @@ def closest_limit(verdict: Verdict, name: str) -> str:
         human_duration(f.remaining_seconds + (f.next_update - f.expires_at).total_seconds()) if f.next_update else "?"
     )
     if f.signer_not_after is not None and f.next_update is not None and f.signer_not_after < f.next_update:
+        end = "assumed end" if f.assumed_lifetime else "nextUpdate"
         return (
             f"{name} staple signer certificate {f.signer} expires in {left} "
-            f"({iso(f.signer_not_after)}, before nextUpdate in {next_left})"
+            f"({iso(f.signer_not_after)}, before {end} in {next_left})"
         )
+    if f.assumed_lifetime is not None:
+        window = f"assumed end {iso(f.next_update)}: thisUpdate + {human_duration(f.assumed_lifetime)}, no nextUpdate"
+        return f"{name} staple expires in {left} ({window})"
     return f"{name} staple expires in {left} (nextUpdate {iso(f.next_update)})"
 
 
