@@ -29,8 +29,20 @@ _PAIR = r"""
     type: str
 """
 
+# An answer without nextUpdate (spec.CERTIFICATE_OPTIONS per certificate, argspecs.POLICY for every one):
+# the description lines, indented for a top-level option.
+_NO_NEXT_UPDATE = r"""
+    description:
+      - Accept an OCSP answer without nextUpdate as ending this long after its thisUpdate (seconds or a
+        duration like C(1h)); that end then takes nextUpdate's place in the effective expiry, the facts and
+        every message. For private responders only (C(openssl ocsp) without C(-ndays) omits nextUpdate).
+      - Default off - an answer without nextUpdate is refused, because nothing bounds how long such a staple
+        claims to be good (RFC 6960 lets a client treat it as valid indefinitely)."""
+
+
 # The thresholds of the validation policy, module_utils/ocsp_staple/policy.py (argspecs.POLICY).
-_POLICY = r"""
+_POLICY = (
+    r"""
   min_remaining:
     description:
       - Least effective lifetime (min(nextUpdate, signer notAfter)) a staple must have left to be
@@ -41,7 +53,15 @@ _POLICY = r"""
     description: Tolerated clock difference for thisUpdate and the signer's notBefore (seconds or a duration).
     type: str
     default: "5m"
+  assume_lifetime_without_next_update:"""
+    + _NO_NEXT_UPDATE
+    + r"""
+      - In a module with O(certificates), for every certificate without its own
+        O(certificates[].assume_lifetime_without_next_update); the role passes its per-certificate setting to
+        the nodes' re-validation too.
+    type: str
 """
+)
 
 # The central store directory (argspecs.STORE).
 _STORE = r"""
@@ -67,7 +87,6 @@ _AUDIT = r"""
     type: str
 """
 
-
 class ModuleDocFragment:
     # Validating a staple against a certificate pair: the pair and the policy thresholds.
     DOCUMENTATION = "options:" + _PAIR + _POLICY
@@ -77,7 +96,8 @@ class ModuleDocFragment:
 
     # The certificates list of the central-host modules (ocsp_response, ocsp_freeze, ocsp_switch;
     # spec.CERTIFICATE_OPTIONS).
-    CERTIFICATES = r"""
+    CERTIFICATES = (
+        r"""
 options:
   certificates:
     description: The certificates, as in the role's C(ocsp_stapling_certificates) (other keys are not accepted).
@@ -98,14 +118,24 @@ options:
         description: PEM file of the issuer certificate, unless O(certificates[].certificate) holds the chain.
         type: path
       responder_url:
-        description: OCSP responder URL (http or https) overriding the certificate's AIA OCSP URL.
+        description:
+          - OCSP responder URL (http or https) overriding the certificate's AIA OCSP URLs; it is then the only
+            URL asked.
+          - Without it every AIA OCSP URL of the certificate is asked, in order, until one gives a valid answer.
+        type: str
+      assume_lifetime_without_next_update:"""
+        + _NO_NEXT_UPDATE.replace("\n    ", "\n        ")
+        + r"""
+          - Overrides the module-wide C(assume_lifetime_without_next_update) for this certificate.
         type: str
 """
+    )
 
     STORE = "options:" + _STORE
 
-    # How ocsp_response and ocsp_freeze ask the CA and report (argspecs.FETCH).
-    FETCH = r"""
+    # How ocsp_response and ocsp_freeze ask the CA, judge its answers and report (argspecs.FETCH).
+    FETCH = (
+        r"""
 options:
   timeout:
     description: Time limit of one attempt (seconds or a duration like C(10s)).
@@ -128,6 +158,7 @@ options:
     description: Write a Prometheus textfile (node_exporter textfile collector) here after the task; not in check mode.
     type: path
 """
+    )
 
     # A change to the central store: where, who, for which certificates and why: ocsp_freeze,
     # ocsp_switch (argspecs.AUDIT).

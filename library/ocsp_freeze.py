@@ -187,6 +187,7 @@ def main() -> None:
                     "clock_skew",
                     "proxy",
                     "metrics_path",
+                    "assume_lifetime_without_next_update",
                 )
             },
             check_mode=module.check_mode,

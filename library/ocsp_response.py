@@ -76,7 +76,11 @@ requirements:
   - prometheus_client (only with O(metrics_path))
 notes:
   - Only http and https responder URLs are accepted; redirects are not followed; response bodies are
-    capped at 64 KiB.
+    capped at 64 KiB (gzip and deflate bodies are decoded, the cap applying to the decoded body).
+  - Each attempt asks the certificate's AIA OCSP URLs in order until one gives a valid answer
+    (O(certificates[].responder_url), when given, is the only URL asked); C(state.json) records which answered.
+  - One certificate's unexpected error (an exception) fails that certificate alone, recorded in its
+    C(state.json) and quarantine; the others are refreshed and stored.
 seealso:
   - module: ocsp_response_info
 """
@@ -129,7 +133,16 @@ certificates:
       description: Why a fetch was made, or null when the staple was fresh.
       type: str
     responder_url:
-      description: The URL asked.
+      description: The first URL to ask.
+      type: str
+    responder_urls:
+      description:
+        - Every URL to ask, in order - O(certificates[].responder_url) alone, else the certificate's AIA OCSP URLs.
+        - Each attempt asks them in order until one gives a valid answer.
+      type: list
+      elements: str
+    answered_by:
+      description: The URL that gave the best valid answer of this run (null without one); also in C(state.json).
       type: str
     must_staple:
       description: True when the certificate carries the TLS Feature status_request.

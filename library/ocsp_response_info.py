@@ -148,7 +148,7 @@ from ansible.module_utils.ocsp_staple.argspecs import PAIR, POLICY
 from ansible.module_utils.ocsp_staple.certs import load_pair
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.der import from_base64
-from ansible.module_utils.ocsp_staple.durations import parse_duration
+from ansible.module_utils.ocsp_staple.durations import policy_options
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
 from ansible.module_utils.ocsp_staple.fsutil import read_file
 from ansible.module_utils.ocsp_staple.policy import validate
@@ -172,8 +172,7 @@ def main() -> None:
         pair = load_pair(params["certificate"], params["issuer"])
         policy = {
             "now": now,
-            "min_remaining": parse_duration(params["min_remaining"], what="min_remaining"),
-            "clock_skew": parse_duration(params["clock_skew"], what="clock_skew"),
+            **policy_options(params),
             "name": params["name"],
         }
         if params["path"]:

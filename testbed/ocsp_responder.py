@@ -12,7 +12,7 @@ good answer; it is chosen per request from the behaviour in force:
 
 The behaviour can be switched at runtime: in-process with :meth:`TestResponder.configure`,
 or with a ``--control FILE`` holding JSON (``fault``, ``sequence``, ``mix``, ``seed``,
-``latency``, ``validity``, ``revoked``) that is re-read whenever its mtime changes.
+``latency``, ``validity``, ``revoked``, ``encoding``, ``no_next_update``) that is re-read whenever its mtime changes.
 ``GET /_stats`` returns the requests and faults served as JSON, so tests can assert
 that no request was sent.
 
@@ -22,6 +22,11 @@ bytes, an HTML page with 200, an oversized body, a delegated signer that is expi
 expires in minutes, a signer that expires long before nextUpdate (short_lived: valid but
 short), nextUpdate in the past (stale), revoked, unknown, another certificate's response,
 a bad signature.
+
+Encodings (:data:`ENCODINGS`, ``encoding`` in the behaviour, ``--encoding``): how an OCSP body
+goes on the wire - as is, gzip or deflate compressed with a truthful Content-Encoding, or one
+of the lies (a Content-Encoding the body does not have, a compressed body without one, an
+encoding nobody asked for) or a gzip bomb.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ import argparse
 import base64
 import contextlib
 import datetime as _dt
+import functools
+import gzip
 import json
 import os
 import random
@@ -37,6 +44,7 @@ import socket
 import sys
 import threading
 import urllib.parse
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,6 +80,17 @@ FAULTS: dict[str, str] = {
     "wrong_cert": "a response for another serial number (another certificate's response)",
     "bad_signature": "a good response with one signature bit flipped",
 }
+ENCODINGS: dict[str, str] = {
+    "identity": "the body as is, no Content-Encoding (default)",
+    "gzip": "gzip-compressed, Content-Encoding: gzip",
+    "deflate": "zlib-wrapped deflate (RFC 9110), Content-Encoding: deflate",
+    "raw_deflate": "raw deflate without the zlib wrapper (some servers), Content-Encoding: deflate",
+    "false_gzip": "the body as is, but Content-Encoding: gzip (a lie)",
+    "unlabelled_gzip": "gzip-compressed without a Content-Encoding (the other lie)",
+    "br": "the body as is with Content-Encoding: br (an encoding the client did not ask for)",
+    "gzip_bomb": "48 MiB of zeros gzip-compressed to about 48 KiB, Content-Encoding: gzip",
+}
+BOMB_SIZE = 48 * 1024 * 1024
 ALLOWED_HOSTS = ("127.0.0.1",)
 MAX_REQUEST = 64 * 1024
 Clock = Callable[[], _dt.datetime]
@@ -121,6 +140,35 @@ def parse_mix(value: str | dict[str, Any]) -> dict[str, float]:
     return mix
 
 
+def check_encoding(name: object) -> str:
+    if not isinstance(name, str) or name not in ENCODINGS:
+        raise InputError(f"encoding: unknown encoding {name!r} (known: {', '.join(ENCODINGS)})")
+    return name
+
+
+def encode(body: bytes, encoding: str) -> tuple[bytes, str | None]:
+    """``body`` as ``encoding`` puts it on the wire, with the Content-Encoding header to send (None: none)."""
+    if encoding == "gzip_bomb":
+        return _bomb(), "gzip"
+    if encoding in ("gzip", "unlabelled_gzip"):
+        return gzip.compress(body, mtime=0), "gzip" if encoding == "gzip" else None
+    if encoding == "deflate":
+        return zlib.compress(body), "deflate"
+    if encoding == "raw_deflate":
+        packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        return packer.compress(body) + packer.flush(), "deflate"
+    if encoding == "false_gzip":
+        return body, "gzip"
+    if encoding == "br":
+        return body, "br"
+    return body, None
+
+
+@functools.cache
+def _bomb() -> bytes:
+    return gzip.compress(b"\0" * BOMB_SIZE, compresslevel=9, mtime=0)
+
+
 def check_fault(name: object, *, what: str = "fault") -> str:
     if not isinstance(name, str) or name not in FAULTS:
         raise InputError(f"{what}: unknown fault {name!r} (known: {', '.join(FAULTS)})")
@@ -138,10 +186,12 @@ class Behaviour:
     latency: float = 0.0
     validity: int = 7 * 86400
     revoked: frozenset[int] = frozenset()
+    encoding: str = "identity"
+    no_next_update: bool = False  # answers without nextUpdate (openssl ocsp without -ndays)
 
     @classmethod
     def from_json(cls, data: dict[str, Any], base: Behaviour) -> Behaviour:
-        allowed = {"fault", "sequence", "mix", "seed", "latency", "validity", "revoked"}
+        allowed = {"fault", "sequence", "mix", "seed", "latency", "validity", "revoked", "encoding", "no_next_update"}
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise InputError(f"control: unknown keys {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
@@ -160,6 +210,10 @@ class Behaviour:
             changes["validity"] = parse_duration(data["validity"], what="validity")
         if "revoked" in data:
             changes["revoked"] = frozenset(_serial(s) for s in data["revoked"])
+        if "encoding" in data:
+            changes["encoding"] = check_encoding(data["encoding"])
+        if "no_next_update" in data:
+            changes["no_next_update"] = bool(data["no_next_update"])
         return replace(base, **changes)
 
 
@@ -237,7 +291,13 @@ class TestResponder:
         self._rng = random.Random(self.behaviour.seed)  # noqa: S311 - fault draws, not cryptography
         self._counter = 0
         self._control_mtime: int | None = None
-        self._stats: dict[str, Any] = {"requests": 0, "faults": {}, "control_errors": 0, "control_loads": 0}
+        self._stats: dict[str, Any] = {
+            "requests": 0,
+            "faults": {},
+            "control_errors": 0,
+            "control_loads": 0,
+            "accept_encoding": {},  # Accept-Encoding header of the OCSP requests -> count ("" when absent)
+        }
         self._stopping = threading.Event()
         self._sockets: set[Any] = set()
         self._server: _Server | None = None
@@ -350,6 +410,11 @@ class TestResponder:
             faults[fault] = faults.get(fault, 0) + 1
             return fault
 
+    def saw_accept_encoding(self, value: str) -> None:
+        with self._lock:
+            seen = self._stats["accept_encoding"]
+            seen[value] = seen.get(value, 0) + 1
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             return json.loads(json.dumps(self._stats))  # type: ignore[no-any-return]
@@ -402,7 +467,7 @@ class TestResponder:
             algorithm=request.hash_algorithm,
             cert_status=status,
             this_update=this_update,
-            next_update=next_update,
+            next_update=None if b.no_next_update else next_update,
             revocation_time=this_update if revoked else None,
             revocation_reason=x509.ReasonFlags.key_compromise if revoked else None,
         )
@@ -458,15 +523,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._answer(self.rfile.read(int(length)))
 
-    def _send(self, code: int, body: bytes, content_type: str) -> None:
+    def _send(self, code: int, body: bytes, content_type: str, content_encoding: str | None = None) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
+        if content_encoding:
+            self.send_header("Content-Encoding", content_encoding)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
     def _answer(self, request_der: bytes) -> None:
         responder = self.server.responder
+        responder.saw_accept_encoding(self.headers.get("Accept-Encoding", ""))
         fault = responder.next_fault()
         if responder.wait(responder.behaviour.latency):
             return
@@ -503,7 +571,8 @@ class _Handler(BaseHTTPRequestHandler):
                     if responder.wait(responder.slow_interval):
                         return
         else:
-            self._send(200, responder.answer(request_der, fault), ocsp_type)
+            body, content_encoding = encode(responder.answer(request_der, fault), responder.behaviour.encoding)
+            self._send(200, body, ocsp_type, content_encoding)
 
 
 def cmd_test_responder(args: argparse.Namespace) -> int:
@@ -526,6 +595,8 @@ def cmd_test_responder(args: argparse.Namespace) -> int:
         latency=parse_latency(args.latency),
         validity=parse_duration(args.validity, what="--validity"),
         revoked=frozenset(_serial(s) for s in args.revoked or ()),
+        encoding=check_encoding(args.encoding),
+        no_next_update=args.no_next_update,
     )
     responder = TestResponder(
         ca_cert,
@@ -572,6 +643,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--mix", help="random fault mix, e.g. try_later=0.3,bad_signature=0.2 (rest good)")
     parser.add_argument("--seed", type=int, help="seed of the fault draws")
     parser.add_argument("--revoked", action="append", help="hex serial answered as revoked (repeatable)")
+    parser.add_argument(
+        "--encoding", default="identity", help="how OCSP bodies go on the wire: " + ", ".join(ENCODINGS)
+    )
+    parser.add_argument(
+        "--no-next-update", action="store_true", help="answer without nextUpdate (like openssl ocsp without -ndays)"
+    )
     parser.add_argument("--control", help="JSON file re-read when it changes: fault, sequence, mix, latency, ...")
     parser.add_argument("--hang", type=float, default=30.0, help="seconds the timeout fault hangs (default 30)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")

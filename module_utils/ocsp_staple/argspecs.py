@@ -19,6 +19,7 @@ PAIR: dict[str, dict[str, Any]] = {
 POLICY: dict[str, dict[str, Any]] = {
     "min_remaining": {"type": "str", "default": "4h"},
     "clock_skew": {"type": "str", "default": "5m"},
+    "assume_lifetime_without_next_update": {"type": "str"},
 }
 
 #: The central store directory (fragment ``ocsp_staple.store``).
@@ -26,7 +27,7 @@ STORE: dict[str, dict[str, Any]] = {
     "store": {"type": "path", "required": True},
 }
 
-#: How the central modules ask the CA and report (fragment ``ocsp_staple.fetch``).
+#: How the central modules ask the CA, judge its answers and report (fragment ``ocsp_staple.fetch``).
 FETCH: dict[str, dict[str, Any]] = {
     "timeout": {"type": "str", "default": "10s"},
     "deadline": {"type": "str", "default": "120s"},

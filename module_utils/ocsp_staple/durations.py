@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import InputError
 
@@ -31,3 +33,27 @@ def parse_duration(value: str | int | float, *, what: str = "duration") -> int:
     if not text or pos == 0 or text[pos:].strip():
         raise InputError(f"{what}: expected a duration like 4h, 90m, 1d12h or seconds, got {value!r}")
     return int(total)
+
+
+def assumed_lifetime(own: str | int | None, default: int | None, *, what: str) -> int | None:
+    """Seconds of ``assume_lifetime_without_next_update`` for one certificate (policy.validate's
+    ``assume_lifetime``): its own setting when given (``0`` turns it off for that certificate),
+    else ``default`` (the run's or the role's); None: a response without nextUpdate is refused.
+
+    The one rule, for the central refresh and freeze, the node's re-validation and the checks.
+    """
+    if own is None or own == "":
+        return default
+    return parse_duration(own, what=what) or None
+
+
+def policy_options(params: Mapping[str, Any]) -> dict[str, Any]:
+    """policy.validate's thresholds from the modules' shared options (argspecs.POLICY), in seconds:
+    ``min_remaining``, ``clock_skew`` and ``assume_lifetime`` (None: off)."""
+    return {
+        "min_remaining": parse_duration(params["min_remaining"], what="min_remaining"),
+        "clock_skew": parse_duration(params["clock_skew"], what="clock_skew"),
+        "assume_lifetime": assumed_lifetime(
+            params.get("assume_lifetime_without_next_update"), None, what="assume_lifetime_without_next_update"
+        ),
+    }

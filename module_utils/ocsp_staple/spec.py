@@ -34,8 +34,13 @@ def check_url(url: str, *, what: str = "responder URL") -> str:
 
 
 def pick_url(override: str | None, ocsp_urls: Sequence[str]) -> str | None:
-    """The URL to ask: the entry's ``responder_url`` override, else the certificate's first AIA OCSP URL."""
+    """The first URL to ask (:func:`pick_urls`): the entry's ``responder_url`` override, else the first AIA URL."""
     return override or (ocsp_urls[0] if ocsp_urls else None)
+
+
+def pick_urls(override: str | None, ocsp_urls: Sequence[str]) -> list[str]:
+    """The URLs to ask, in order: the ``responder_url`` override alone, else each AIA OCSP URL once."""
+    return [override] if override else list(dict.fromkeys(ocsp_urls))
 
 
 def without_url(name: str, subject: str, *, must_staple: bool) -> tuple[bool, str]:
@@ -52,6 +57,8 @@ def without_url(name: str, subject: str, *, must_staple: bool) -> tuple[bool, st
     return False, f"{name}: {NO_URL}: nothing to staple"
 
 
+#: Opt-in end of a response without nextUpdate: thisUpdate + this duration (per entry; central/options for all).
+LIFETIME = "assume_lifetime_without_next_update"
 #: The argument_spec of one ``certificates`` entry (the modules' ``options``; doc fragment
 #: ``ocsp_staple.certificates`` documents it).
 CERTIFICATE_OPTIONS: dict[str, dict[str, Any]] = {
@@ -59,6 +66,7 @@ CERTIFICATE_OPTIONS: dict[str, dict[str, Any]] = {
     "certificate": {"type": "path", "required": True},
     "issuer": {"type": "path"},
     "responder_url": {"type": "str"},
+    LIFETIME: {"type": "str"},
 }
 
 
@@ -70,6 +78,7 @@ class CertificateSpec:
     certificate: str
     issuer: str | None = None
     responder_url: str | None = None
+    assume_lifetime_without_next_update: str | None = None  # a duration like 1h (central/asker.lifetime_of)
 
 
 def certificate_record(spec: CertificateSpec | None) -> dict[str, Any] | None:
@@ -80,11 +89,12 @@ def certificate_record(spec: CertificateSpec | None) -> dict[str, Any] | None:
         "certificate": os.path.abspath(spec.certificate),
         "issuer": os.path.abspath(spec.issuer) if spec.issuer else None,
         "responder_url": spec.responder_url,
+        **({LIFETIME: spec.assume_lifetime_without_next_update} if spec.assume_lifetime_without_next_update else {}),
     }
 
 
 def parse_certificates(items: Any) -> list[CertificateSpec]:
-    """Check the ``certificates`` list (dicts with name, certificate, issuer?, responder_url?)."""
+    """Check the ``certificates`` list (dicts with name, certificate, issuer?, responder_url?, LIFETIME?)."""
     if not isinstance(items, list):
         raise InputError(f"certificates: expected a list of {{name, certificate}} entries, got {type(items).__name__}")
     if not items:
@@ -109,7 +119,10 @@ def parse_certificates(items: Any) -> list[CertificateSpec]:
         url = item.get("responder_url") or None
         if url is not None:
             check_url(str(url), what=f"{where} ({name}) responder_url")
-        specs.append(CertificateSpec(name, certificate, str(issuer) if issuer else None, str(url) if url else None))
+        lifetime = str(item[LIFETIME]) if item.get(LIFETIME) not in (None, "") else None
+        specs.append(
+            CertificateSpec(name, certificate, str(issuer) if issuer else None, str(url) if url else None, lifetime)
+        )
     return specs
 
 
@@ -126,8 +139,13 @@ def load_certificate(spec: CertificateSpec, *, now: _dt.datetime) -> CertPair:
 
 
 def responder_url(spec: CertificateSpec, pair: CertPair) -> str | None:
-    """The URL to ask for this entry (:func:`pick_url`)."""
+    """The first URL to ask for this entry (:func:`pick_url`)."""
     return pick_url(spec.responder_url, pair.ocsp_urls)
+
+
+def responder_urls(spec: CertificateSpec, pair: CertPair) -> list[str]:
+    """Every URL to ask for this entry, in order (:func:`pick_urls`)."""
+    return pick_urls(spec.responder_url, pair.ocsp_urls)
 
 
 def load_certificates_file(path: str) -> list[CertificateSpec]:

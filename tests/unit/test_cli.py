@@ -152,3 +152,60 @@ def test_show_operational_error_is_one_line_on_stderr(tmp_path: Path, capsys: py
     assert out == ""
     assert err.count("\n") == 1
     assert err.startswith("ocsp-staple show: certificate file ")
+
+
+@pytest.mark.parametrize(
+    "argv", [["show", "{staple}", "--cert", "{chain}"], ["show", "{staple}", "--cert", "{chain}", "--json"]]
+)
+def test_a_closed_stdout_pipe_ends_quietly(
+    argv: list[str], pki: Pki, pki_files: dict[str, str], tmp_path: Path
+) -> None:
+    """``ocsp-staple show ... | head``: the reader is gone before the output; no traceback, exit 128 + SIGPIPE."""
+    import os
+    import subprocess
+    import sys
+
+    from ocsp_staple.cli import PIPE_CLOSED
+
+    from ..conftest import REPO
+
+    path = staple(tmp_path, pki.response())
+    args = [a.format(staple=path, chain=pki_files["chain"]) for a in argv]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like head after its first lines: every write to the pipe now fails with EPIPE
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ocsp_staple", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(REPO / "module_utils")},
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.stderr.decode() == ""
+    assert proc.returncode == PIPE_CLOSED == 141
+
+
+def test_show_and_check_take_the_opt_in_for_a_response_without_next_update(
+    pki: Pki, pki_files: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = staple(tmp_path, pki.response(next_update=None))
+    code, out, _ = run(capsys, "show", path, "--cert", pki_files["chain"])
+    assert code == 1
+    assert "assume_lifetime_without_next_update" in out
+    opt_in = ("--assume-lifetime-without-next-update", "12h")
+    code, out, _ = run(capsys, "show", path, "--cert", pki_files["chain"], *opt_in)
+    assert code == 0, out
+    assert "  assumed_lifetime  43200" in out
+    assert "  next_update       2026-03-01T23:00:00Z" in out
+    code, out, _ = run(capsys, "check", "--file", path, "--cert", pki_files["chain"])
+    assert code == 2, out
+    code, out, _ = run(capsys, "check", "--file", path, "--cert", pki_files["chain"], *opt_in)
+    assert code == 0, out
+    code, _, err = run(capsys, "show", path, "--cert", pki_files["chain"], "--assume-lifetime-without-next-update", "x")
+    assert code == 2
+    assert err.strip().endswith(
+        "--assume-lifetime-without-next-update: expected a duration like 4h, 90m, 1d12h or seconds, got 'x'"
+    )

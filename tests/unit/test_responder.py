@@ -199,3 +199,31 @@ def test_every_fault_and_action_is_documented_in_store_md() -> None:
     text = (REPO / "docs" / "STORE.md").read_text()
     missing = [name for name in (*FAULTS, *ACTIONS) if f"`{name}`" not in text]
     assert missing == []
+
+
+def test_the_command_serves_compressed_answers_without_next_update(pki_dir: tuple[Pki, Path]) -> None:
+    """``--encoding`` and ``--no-next-update``: how real responders differ from the default answer."""
+    pki, directory = pki_dir
+    command, env = responder_command(directory, "--encoding", "gzip", "--no-next-update")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env)
+    try:
+        assert process.stdout is not None
+        url = readline(process.stdout, 30, "the responder's URL line")
+        with Fetcher(FetchOptions(timeout=3)) as fetcher:
+            result = fetcher.fetch(url, pki.pair.ocsp_request())
+        assert result.ok, result.message
+        assert "(gzip, " in result.message
+        assert result.body is not None
+        assert validate(result.body, pki.pair, now=dt.datetime.now(dt.UTC)).codes == ["next_update_missing"]
+    finally:
+        process.terminate()
+        assert process.wait(timeout=scaled(30)) == 0
+
+
+def test_encodings_are_checked_like_faults() -> None:
+    from testbed.ocsp_responder import ENCODINGS
+
+    assert Behaviour.from_json({"encoding": "deflate", "no_next_update": True}, Behaviour()).encoding == "deflate"
+    with pytest.raises(InputError, match=r"encoding: unknown encoding 'zip' \(known: identity, gzip"):
+        Behaviour.from_json({"encoding": "zip"}, Behaviour())
+    assert "gzip_bomb" in ENCODINGS

@@ -314,3 +314,26 @@ def test_stapling_switched_off_is_a_warning(
     code, lines = check(capsys, "--store", str(root))
     assert code == WARNING, lines
     assert lines[1] == f"WARNING: www: stapling switched off (by bob since {iso(NOW - H)}: responder outage)"
+
+
+def test_a_staple_without_next_update_is_judged_with_the_lifetime_the_refresh_recorded(
+    pki: Pki, pki_files: dict[str, str], tmp_path: Path
+) -> None:
+    """assume_lifetime_without_next_update: the store check judges as the refresh that stored it."""
+    root = tmp_path / "store"
+    bare = pki.response(this_update=NOW - H, next_update=None)
+    opted = entry(root, "opted", pki_files["chain"], current=bare)
+    state = json.loads((opted / "state.json").read_text())
+    state["certificate"]["assume_lifetime_without_next_update"] = "12h"
+    (opted / "state.json").write_text(json.dumps(state))
+    entry(root, "plain", pki_files["chain"], current=bare)
+    result = check_store(str(root), now=NOW)
+    assert result.state == CRITICAL, result.line
+    assert result.details == [
+        "CRITICAL: staple for plain: nextUpdate is absent: the response has no end of validity to staple against "
+        + result.details[0].split("staple against ", 1)[1],
+        f"OK: opted staple expires in 11 h (assumed end {iso(NOW + 11 * H)}: thisUpdate + 12 h, no nextUpdate)",
+    ]
+    assert "assume_lifetime_without_next_update" in result.details[0]
+    # The run-wide setting (the refresh's global option) covers the certificate without its own.
+    assert check_store(str(root), now=NOW, assume_lifetime=12 * 3600).state == OK

@@ -39,8 +39,8 @@ from ..errors import InputError, OcspStapleError, StoreError
 from ..fsutil import atomic_write
 from ..names import check_name
 from ..policy import Verdict
-from ..spec import CertificateSpec, check_url, load_certificate, responder_url, without_url
-from .asker import Asker, Clock, asker, judge
+from ..spec import CertificateSpec, check_url, load_certificate, responder_urls, without_url
+from .asker import UNEXPECTED, Asker, Clock, Collected, asker, check_lifetimes, judge, record_failure, unexpected
 from .fetch import Fetcher
 from .options import RefreshOptions
 from .refresh import observe
@@ -129,7 +129,35 @@ class _Freezer:
         except OcspStapleError as exc:
             result.action, result.failed, result.changed = "failed", True, False
             result.message = f"{spec.name}: not frozen: {exc}"
+        except Exception as exc:  # one certificate's surprise is its failure, never the run's
+            result.action, result.failed, result.changed = "failed", True, False
+            result.message = unexpected(f"{spec.name}: not frozen", exc)
+            if not self.ask.options.check_mode:
+                warning = record_failure(
+                    self.store,
+                    spec.name,
+                    during="freeze",
+                    message=result.message,
+                    at=self.ask.now(),
+                    lock_timeout=self.ask.options.lock_timeout,
+                )
+                if warning:
+                    result.message += f" ({warning})"
         return result
+
+    def _quarantine_unexpected(self, name: str, collected: Collected) -> None:
+        """Keep the answers whose judging raised (code UNEXPECTED) in the quarantine, with the error."""
+        if self.ask.options.check_mode:
+            return
+        broken = [(a, body) for a, body, verdict in collected.rejected if verdict is not None and UNEXPECTED in a.codes]
+        if not broken:
+            return
+        at = self.ask.now()
+        with self.store.lock(name, timeout=self.ask.options.lock_timeout):
+            for attempt, body in broken:
+                record = {"name": name, "during": "freeze", **attempt.as_dict()}
+                record["problems"] = [{"code": UNEXPECTED, "message": attempt.message}]
+                self.store.quarantine(name, data=body, record=record, at=at, attempt=attempt.number)
 
     def _candidate(self, spec: CertificateSpec, pair: CertPair, result: FreezeCertResult) -> tuple[Verdict, bytes]:
         """The staple to pin, judged valid now; InputError (fail closed) when there is none."""
@@ -138,27 +166,30 @@ class _Freezer:
             data = self.store.read_current(name)
             if data is None:
                 raise InputError(f"no current.der in {self.store.path(name)} to pin (use source fetch)")
-            verdict = self.ask.judge(data, pair, name)
+            verdict = self.ask.judge(data, pair, spec)
             if verdict is None or not verdict.valid:
                 why = f"({', '.join(verdict.codes)}) {verdict.summary()}" if verdict is not None else "unreadable"
                 raise InputError(f"current.der is not a valid staple now, refusing to pin it: {why}")
             return verdict, data
-        url = responder_url(spec, pair)
-        if url is None:
+        urls = responder_urls(spec, pair)
+        if not urls:
             raise InputError(f"no OCSP URL in {pair.subject} and no responder_url: nothing to fetch")
-        check_url(url)
-        collected = self.ask.collect(pair, url, name)
+        for url in urls:
+            check_url(url)
+        collected = self.ask.collect(pair, urls, spec)
         result.attempts = collected.attempts
+        self._quarantine_unexpected(name, collected)
         best = collected.best
         if best is None:
             reasons = ", ".join(a.reason for a in collected.attempts) or "no attempt within the deadline"
-            raise InputError(f"no valid answer from {url} in {len(collected.attempts)} attempts ({reasons})")
+            asked = " or ".join(urls)
+            raise InputError(f"no valid answer from {asked} in {len(collected.attempts)} attempts ({reasons})")
         return best
 
     def _one(self, spec: CertificateSpec, result: FreezeCertResult) -> None:
         name = spec.name
         pair = load_certificate(spec, now=self.ask.now())
-        if not self.explicit and responder_url(spec, pair) is None:
+        if not self.explicit and not responder_urls(spec, pair):
             # Freezing "everything": a certificate without OCSP has nothing to pin (stapling is off for it);
             # a Must-Staple one goes on and fails below, as in the refresh.
             failed, message = without_url(name, pair.subject, must_staple=pair.must_staple)
@@ -167,19 +198,27 @@ class _Freezer:
                 return
         verdict, data = self._candidate(spec, pair, result)
         if self.ask.options.check_mode:
-            self._decide(name, pair, verdict, data, result, write=False)
+            self._decide(spec, pair, verdict, data, result, write=False)
             return
         with self.store.lock(name, timeout=self.ask.options.lock_timeout):
-            self._decide(name, pair, verdict, data, result, write=True)
+            self._decide(spec, pair, verdict, data, result, write=True)
 
     def _decide(
-        self, name: str, pair: CertPair, verdict: Verdict, data: bytes, result: FreezeCertResult, *, write: bool
+        self,
+        spec: CertificateSpec,
+        pair: CertPair,
+        verdict: Verdict,
+        data: bytes,
+        result: FreezeCertResult,
+        *,
+        write: bool,
     ) -> None:
+        name = spec.name
         pin = self.store.read_pin(name)
         result.before = pin_summary(pin.record) if pin is not None else None
         left = f"expires {iso(verdict.facts.expires_at)}"
         if pin is not None and pin.staple is not None:
-            pinned = self.ask.judge(pin.staple, pair, name)
+            pinned = self.ask.judge(pin.staple, pair, spec)
             if pin.staple == data or not better(verdict, pinned):
                 result.action, result.after, result.pin = "kept", result.before, pin.record
                 if pin.staple == data:
@@ -269,6 +308,7 @@ def freeze(
         raise InputError("who: required (see audit.operator)")
     the_store = store if isinstance(store, Store) else Store(store)
     selected = _select(certificates, names)
+    check_lifetimes(selected, options)
     with asker(options, clock=clock, fetcher=fetcher, monotonic=monotonic, sleep=sleep, rng=rng) as asking:
         freezer = _Freezer(the_store, asking, reason=reason.strip(), source=source, who=who, explicit=names is not None)
         workers = max(1, min(options.concurrency, len(selected)))
@@ -306,6 +346,9 @@ def thaw(
         except OcspStapleError as exc:
             result.action, result.failed = "failed", True
             result.message = f"{name}: not thawed: {exc}"
+        except Exception as exc:  # one certificate's surprise is its failure, never the run's
+            result.action, result.failed = "failed", True
+            result.message = unexpected(f"{name}: not thawed", exc)
         if names is not None or result.action != "not_frozen":
             results.append(result)
     return FreezeResult(results, _observe(certificates, the_store, options, clock))
@@ -370,8 +413,8 @@ def _promote(
     if pin.staple is None:
         return False
     pair = load_pair(spec.certificate, spec.issuer)
-    pinned = judge(pin.staple, pair, name, options, now=now)
-    if pinned is None or not better(pinned, judge(store.read_current(name), pair, name, options, now=now)):
+    pinned = judge(pin.staple, pair, spec, options, now=now)
+    if pinned is None or not better(pinned, judge(store.read_current(name), pair, spec, options, now=now)):
         return False
     store.write_current(name, pin.staple, this_update=pinned.facts.this_update)
     return True

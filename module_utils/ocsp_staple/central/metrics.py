@@ -9,7 +9,10 @@ Per certificate (label ``name``), timestamps in seconds since the epoch:
 (of the staple deployed: the pinned one while frozen), ``ocsp_staple_valid``,
 ``ocsp_staple_last_attempt_outcome{reason=...}`` (1 for the reason of the last attempt),
 ``ocsp_staple_consecutive_failures``, ``ocsp_staple_frozen``,
-``ocsp_staple_last_success_timestamp_seconds``, ``ocsp_staple_failed`` (the failure rule);
+``ocsp_staple_last_success_timestamp_seconds``, ``ocsp_staple_failed`` (the failure rule),
+``ocsp_staple_answered_by{url=...}`` (1 for the responder URL whose answer was last valid: a
+certificate may list several), ``ocsp_staple_frozen_since_timestamp_seconds`` (while frozen),
+``ocsp_staple_stapling_disabled`` (1 while stapling.json switches stapling off for it);
 and ``ocsp_staple_refresh_timestamp_seconds`` for the run.
 """
 
@@ -59,6 +62,9 @@ def render(outcome: RunResult, *, now: _dt.datetime) -> bytes:
     failures = gauge("consecutive_failures", "answers in a row that were rejected or failed")
     frozen = gauge("frozen", "1 while the certificate is frozen (pin.json)")
     success = gauge("last_success_timestamp_seconds", "time of the last valid answer")
+    frozen_since = gauge("frozen_since_timestamp_seconds", "while frozen: when the freeze began (pin.json)")
+    disabled = gauge("stapling_disabled", "1 while stapling is switched off for the certificate (stapling.json)")
+    answered = gauge("answered_by", "1 for the responder URL that gave the last valid answer", ("name", "url"))
     run_at = Gauge(PREFIX + "refresh_timestamp_seconds", "time of the refresh run", registry=registry)
     run_at.set(now.timestamp())
 
@@ -73,6 +79,11 @@ def render(outcome: RunResult, *, now: _dt.datetime) -> bytes:
         valid.labels(name).set(1 if cert.valid else 0)
         failed.labels(name).set(1 if cert.failed else 0)
         frozen.labels(name).set(1 if cert.frozen else 0)
+        since = _epoch(cert.frozen_since) if cert.frozen else None
+        if since is not None:
+            frozen_since.labels(name).set(since)
+        if cert.disabled is not None:
+            disabled.labels(name).set(1 if cert.disabled else 0)
         state = cert.state
         last = state.get("last_outcome")
         if last:
@@ -81,6 +92,8 @@ def render(outcome: RunResult, *, now: _dt.datetime) -> bytes:
         last_success = _epoch(state.get("last_success_at"))
         if last_success is not None:
             success.labels(name).set(last_success)
+        if state.get("answered_by"):
+            answered.labels(name, str(state["answered_by"])).set(1)
     return generate_latest(registry)  # type: ignore[no-any-return]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from ..durations import parse_duration
 from ..errors import InputError
 from ..policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING
+from ..spec import LIFETIME
 from .fetch import DEFAULT_MAX_SIZE
 
 DEFAULT_CRITICAL_REMAINING = 6 * 3600
@@ -47,6 +48,9 @@ class RefreshOptions:
     quarantine_keep: int = 50
     lock_timeout: float = 120.0
     offline: bool = False  # judge what the store holds, ask nobody, write nothing (the metrics excepted)
+    #: Seconds after thisUpdate that a response without nextUpdate is taken to end, for every certificate
+    #: without its own setting (None: such a response is refused, the default; asker.lifetime_of).
+    assume_lifetime_without_next_update: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.attempts <= 100:
@@ -74,6 +78,8 @@ class RefreshOptions:
         for key in ("min_remaining", "critical_remaining", "clock_skew"):
             if key in given:
                 kw[key] = parse_duration(given[key], what=key)
+        if LIFETIME in given:
+            kw[LIFETIME] = parse_duration(given[LIFETIME] or 0, what=LIFETIME) or None
         for key in ("force", "check_mode"):
             if key in given:
                 kw[key] = bool(given[key])

@@ -24,6 +24,7 @@ For each certificate (docs/STORE.md has the rules in prose):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import random
@@ -41,15 +42,15 @@ from ..spec import (
     certificate_record,
     check_url,
     load_certificate,
-    responder_url,
+    responder_urls,
     without_url,
 )
-from .asker import Asker, Clock, Collected, asker
+from .asker import Asker, Clock, Collected, asker, check_lifetimes, record_failure, unexpected
 from .fetch import Fetcher
 from .options import RefreshOptions
 from .results import CertResult, RunResult, times
 from .selection import better, due_reason
-from .store import Store
+from .store import Store, read_switch, switch_for
 
 
 class _Run:
@@ -67,6 +68,21 @@ class _Run:
         except OcspStapleError as exc:
             result.action, result.failed = "failed", True
             result.message = f"{spec.name}: {exc}"
+        except Exception as exc:  # one certificate's surprise is its failure, never the run's
+            result.action, result.failed = "failed", True
+            result.message = unexpected(spec.name, exc)
+            if not (self.options.check_mode or self.options.offline):
+                warning = record_failure(
+                    self.store,
+                    spec.name,
+                    during="refresh",
+                    message=result.message,
+                    at=self.ask.now(),
+                    lock_timeout=self.options.lock_timeout,
+                    counts=True,
+                )
+                if warning:
+                    result.warnings.append(warning)
         return result
 
     def _one(self, spec: CertificateSpec, result: CertResult) -> None:
@@ -74,19 +90,23 @@ class _Run:
         name = spec.name
         pair = load_certificate(spec, now=self.ask.now())
         result.must_staple = pair.must_staple
-        url = responder_url(spec, pair)
-        result.url = url
-        if url is None:
+        urls = responder_urls(spec, pair)
+        result.url, result.urls = (urls[0] if urls else None), urls
+        if not urls:
             result.failed, result.message = without_url(name, pair.subject, must_staple=pair.must_staple)
             result.action = "failed" if result.failed else "not_applicable"
             self._record_without_url(name, result)
             return
-        check_url(url)
+        for url in urls:
+            check_url(url)
         pin = self.store.read_pin(name)
         result.frozen = pin is not None
+        result.frozen_since = pin.record.get("frozen_since") if pin is not None else None
+        with contextlib.suppress(StoreError):  # a corrupt switch file is the store check's to report
+            result.disabled = switch_for(read_switch(self.store.root), name) is not None
         current = self.store.read_current(name)
         judged: dict[bytes, Verdict] = {}
-        current_verdict = self.ask.judge(current, pair, name, judged)
+        current_verdict = self.ask.judge(current, pair, spec, judged)
         result.before = times(current_verdict)
         if o.offline:
             result.due = None
@@ -97,8 +117,9 @@ class _Run:
         else:
             result.due = due_reason(current_verdict, now=self.ask.now(), refresh_fraction=o.refresh_fraction)
 
-        collected = self.ask.collect(pair, url, name, judged) if result.due is not None else Collected()
+        collected = self.ask.collect(pair, urls, spec, judged) if result.due is not None else Collected()
         result.attempts = collected.attempts
+        result.answered_by = collected.answered_by
         rejected = collected.rejected
 
         best = collected.best
@@ -118,7 +139,7 @@ class _Run:
             with self.store.lock(name, timeout=o.lock_timeout):
                 # Another run may have written meanwhile: the selection rule is applied to what is there now.
                 current = self.store.read_current(name)
-                locked_verdict = self.ask.judge(current, pair, name, judged)
+                locked_verdict = self.ask.judge(current, pair, spec, judged)
                 replace = replaces(current, locked_verdict)
                 at = self.ask.now()
                 for attempt, body, rejected_verdict in rejected:
@@ -131,17 +152,17 @@ class _Run:
                 if replace and best is not None:
                     self.store.write_current(name, best[1], this_update=best[0].facts.this_update)
                 after_bytes = best[1] if replace and best else current
-                after_verdict = self.ask.judge(after_bytes, pair, name, judged)
+                after_verdict = self.ask.judge(after_bytes, pair, spec, judged)
                 state = self._state(name, result, after_verdict, replaced=replace, at=at)
                 self.store.write_state(name, state)
         result.state = state
         result.changed = bool(replace)
 
-        after_verdict = self.ask.judge(after_bytes, pair, name, judged)
+        after_verdict = self.ask.judge(after_bytes, pair, spec, judged)
         result.after = times(after_verdict)
         deployed_verdict = after_verdict
         if pin is not None:
-            deployed_verdict = self.ask.judge(pin.staple, pair, name, judged)
+            deployed_verdict = self.ask.judge(pin.staple, pair, spec, judged)
         self._conclude(result, deployed_verdict, pin_missing=pin is not None and pin.staple is None)
 
     def _read_state(self, name: str, result: CertResult) -> dict[str, Any]:
@@ -171,6 +192,9 @@ class _Run:
             last = result.attempts[-1]
             state["last_attempt_at"] = last.at
             state["last_outcome"] = last.reason
+        if result.answered_by:
+            # Which responder URL gave the best valid answer (the certificate may list several).
+            state["answered_by"] = result.answered_by
         state.update(
             {
                 "name": name,
@@ -181,6 +205,7 @@ class _Run:
                     "at": iso(at),
                     "due": result.due,
                     "replaced": replaced,
+                    "answered_by": result.answered_by,
                     "attempts": [a.as_dict() for a in result.attempts],
                 },
                 "current": verdict.as_dict() if verdict is not None else None,
@@ -189,6 +214,7 @@ class _Run:
         if replaced:
             state["updated_at"] = iso(at)
         state.pop("not_applicable", None)
+        state.pop("last_error", None)  # this run handled the certificate to the end
         return state
 
     def _record_without_url(self, name: str, result: CertResult) -> None:
@@ -271,6 +297,7 @@ def run(
     rng: random.Random | None = None,
 ) -> RunResult:
     """Refresh every certificate (concurrently, at most ``options.concurrency`` at a time)."""
+    check_lifetimes(certificates, options)
     the_store = _open(store, options)
     with asker(options, clock=clock, fetcher=fetcher, monotonic=monotonic, sleep=sleep, rng=rng) as asking:
         context = _Run(the_store, asking)

@@ -66,8 +66,14 @@ class CertResult(Outcome):
 
     due: str | None = None
     url: str | None = None
+    urls: list[str] = field(default_factory=list)
+    answered_by: str | None = None
     must_staple: bool = False
     frozen: bool = False
+    #: ``frozen_since`` of pin.json while frozen; ``disabled``: stapling.json switches stapling off
+    #: for it (None: the switch file could not be read). Both for the metrics.
+    frozen_since: str | None = None
+    disabled: bool | None = None
     valid: bool = False
     facts: dict[str, Any] = field(default_factory=dict)
     before: dict[str, Any] = field(default_factory=dict)
@@ -90,6 +96,8 @@ class CertResult(Outcome):
             **super().as_dict(),
             "due": self.due,
             "responder_url": self.url,
+            "responder_urls": self.urls,
+            "answered_by": self.answered_by,
             "must_staple": self.must_staple,
             "frozen": self.frozen,
             "valid": self.valid,

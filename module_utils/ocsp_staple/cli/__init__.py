@@ -11,6 +11,8 @@ part of it (``python -m testbed.responder serve``: it never ships to nodes).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +24,9 @@ from . import check, refresh, show
 #: The subcommands, each a module with ``register(subparsers)``. Each imports its heavy
 #: dependencies (requests, pyOpenSSL) inside its handler only.
 SUBCOMMANDS = (show, check, refresh)
+#: Exit code when the reader of stdout went away (``ocsp-staple show ... | head``): 128 + SIGPIPE,
+#: what a shell reports for a tool killed by the signal; not 1 or 2, which mean WARNING or INVALID.
+PIPE_CLOSED = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; a closed stdout pipe ends quietly with :data:`PIPE_CLOSED` (no traceback)."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # inside the try: a closed pipe shows here at the latest, not at interpreter exit
+    except BrokenPipeError:
+        # The recipe of the Python docs (signal module, "Note on SIGPIPE"): send whatever is still
+        # buffered to /dev/null, so the flush at exit does not complain again.
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return PIPE_CLOSED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "show" and bool(args.file) == bool(args.connect):

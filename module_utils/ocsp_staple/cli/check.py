@@ -70,6 +70,7 @@ def check_store(args: argparse.Namespace) -> CheckResult:
         thresholds=thresholds,
         min_remaining=kwargs["min_remaining"],
         clock_skew=kwargs["clock_skew"],
+        assume_lifetime=kwargs["assume_lifetime"],
     )
 
 #: Check modes: (predicate on args, runner); exactly one must apply.

@@ -8,7 +8,7 @@ import ipaddress
 from typing import Any
 
 from ..certs import CertPair, load_pair, read_pem_file
-from ..durations import parse_duration
+from ..durations import assumed_lifetime, parse_duration
 from ..errors import FetchError
 from ..node.live import DEFAULT_TIMEOUT, Served, fetch_served_staple
 from ..node.served import ServedReport, inspect_served
@@ -32,14 +32,23 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
         default=str(DEFAULT_CLOCK_SKEW),
         help="tolerated clock difference for thisUpdate/notBefore (default 300s)",
     )
+    parser.add_argument(
+        "--assume-lifetime-without-next-update",
+        metavar="DURATION",
+        help="accept a response without nextUpdate as ending this long after thisUpdate (private responders; "
+        "default: refused). In --store mode: for certificates the refresh recorded no own setting for",
+    )
     parser.add_argument("--now", help=argparse.SUPPRESS)
 
 def policy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """now, min_remaining and clock_skew for :func:`validate` from the common options."""
+    """now, min_remaining, clock_skew and assume_lifetime for :func:`validate` from the common options."""
     return {
         "now": parse_now(args.now),
         "min_remaining": parse_duration(args.min_remaining, what="--min-remaining"),
         "clock_skew": parse_duration(args.clock_skew, what="--clock-skew"),
+        "assume_lifetime": assumed_lifetime(
+            args.assume_lifetime_without_next_update, None, what="--assume-lifetime-without-next-update"
+        ),
     }
 
 def render_verdict(verdict: Verdict, name: str) -> str:
@@ -54,6 +63,7 @@ def render_verdict(verdict: Verdict, name: str) -> str:
         "signer",
         "signer_delegated",
         "signer_not_after",
+        "assumed_lifetime",
         "expires_at",
     ):
         if facts.get(key) is not None:

@@ -24,6 +24,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             "min_remaining": args.min_remaining,
             "critical_remaining": args.critical_remaining,
             "clock_skew": args.clock_skew,
+            "assume_lifetime_without_next_update": args.assume_lifetime_without_next_update,
             "proxy": args.proxy,
             "metrics_path": args.metrics_path,
             "check_mode": args.check,
@@ -49,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument("--store", required=True, help="store directory")
     parser.add_argument(
-        "--certificates", required=True, help="YAML/JSON file: list of {name, certificate, issuer?, responder_url?}"
+        "--certificates", required=True, help="YAML/JSON file: list of {name, certificate, issuer?, responder_url?, "
+        "assume_lifetime_without_next_update?}"
     )
     parser.add_argument("--attempts", type=int, help="answers to ask for per certificate (default 3)")
     parser.add_argument("--refresh-fraction", type=float, help="refresh after this share of the window (default 0.5)")
@@ -60,6 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--min-remaining", help="least effective lifetime of a valid staple (default 4h)")
     parser.add_argument("--critical-remaining", help="fail below this remaining life (default 6h)")
     parser.add_argument("--clock-skew", help="tolerated clock difference (default 5m)")
+    parser.add_argument(
+        "--assume-lifetime-without-next-update",
+        metavar="DURATION",
+        help="accept answers without nextUpdate as ending this long after thisUpdate, for every certificate "
+        "without its own setting (default off: such answers are refused)",
+    )
     parser.add_argument("--proxy", help="HTTP(S) proxy URL (the *_proxy environment is used otherwise)")
     parser.add_argument("--metrics-path", help="write a Prometheus textfile here")
     parser.add_argument("--check", action="store_true", help="fetch and validate but write nothing")

@@ -32,9 +32,10 @@ from typing import Any
 
 from ..central.store import Store, deploy_view, names
 from ..certs import iso, load_pair
+from ..durations import assumed_lifetime
 from ..errors import OcspStapleError
 from ..policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Verdict, human_duration, validate
-from ..spec import NO_URL, CertificateSpec, responder_url
+from ..spec import LIFETIME, NO_URL, CertificateSpec, responder_url
 from ..times import recorded_time
 from .check import (
     CRITICAL,
@@ -103,9 +104,13 @@ def _spec_from_state(name: str, state: dict[str, Any]) -> CertificateSpec | None
     record = state.get("certificate")
     if not isinstance(record, dict) or not isinstance(record.get("certificate"), str):
         return None
-    issuer, url = record.get("issuer"), record.get("responder_url")
+    issuer, url, lifetime = record.get("issuer"), record.get("responder_url"), record.get(LIFETIME)
     return CertificateSpec(
-        name, record["certificate"], issuer if isinstance(issuer, str) else None, url if isinstance(url, str) else None
+        name,
+        record["certificate"],
+        issuer if isinstance(issuer, str) else None,
+        url if isinstance(url, str) else None,
+        str(lifetime) if isinstance(lifetime, (str, int)) and lifetime != "" else None,
     )
 
 
@@ -130,6 +135,7 @@ def check_certificate(
     thresholds: StoreThresholds = StoreThresholds(),
     min_remaining: int = DEFAULT_MIN_REMAINING,
     clock_skew: int = DEFAULT_CLOCK_SKEW,
+    assume_lifetime: int | None = None,
 ) -> CertificateCheck:
     """Judge one certificate of the store (never raises for what the store holds)."""
     t = thresholds
@@ -145,6 +151,9 @@ def check_certificate(
                 "(the refresh's list) or let the refresh run once",
             )
         pair = load_pair(spec.certificate, spec.issuer)
+        lifetime = assumed_lifetime(
+            spec.assume_lifetime_without_next_update, assume_lifetime, what=f"certificate {name}: {LIFETIME}"
+        )
     except OcspStapleError as exc:
         return CertificateCheck(name, UNKNOWN, f"{name}: {exc}")
 
@@ -174,7 +183,15 @@ def check_certificate(
         )
         parts.append(CheckResult(CRITICAL, f"{name}: {why}{pin_note}"))
     else:
-        verdict = validate(staple, pair, now=now, min_remaining=min_remaining, clock_skew=clock_skew, name=name)
+        verdict = validate(
+            staple,
+            pair,
+            now=now,
+            min_remaining=min_remaining,
+            clock_skew=clock_skew,
+            name=name,
+            assume_lifetime=lifetime,
+        )
         judged = judge(verdict, name=f"{name} pinned" if frozen else name, warning=t.warning, critical=t.critical)
         if frozen and judged.state != OK:
             judged.message += pin_note
@@ -290,8 +307,13 @@ def check_store(
     thresholds: StoreThresholds = StoreThresholds(),
     min_remaining: int = DEFAULT_MIN_REMAINING,
     clock_skew: int = DEFAULT_CLOCK_SKEW,
+    assume_lifetime: int | None = None,
 ) -> CheckResult:
-    """Every certificate of ``specs`` (else of the store), or only those named in ``only``."""
+    """Every certificate of ``specs`` (else of the store), or only those named in ``only``.
+
+    ``assume_lifetime``: the run-wide ``assume_lifetime_without_next_update`` (seconds) for
+    certificates without their own (durations.assumed_lifetime), as the refresh had it.
+    """
     by_name = {spec.name: spec for spec in specs or ()}
     wanted = list(dict.fromkeys(only)) if only else (list(by_name) if by_name else names(root))
     checks = [
@@ -303,6 +325,7 @@ def check_store(
             thresholds=thresholds,
             min_remaining=min_remaining,
             clock_skew=clock_skew,
+            assume_lifetime=assume_lifetime,
         )
         for name in wanted
     ]

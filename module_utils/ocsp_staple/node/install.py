@@ -164,19 +164,25 @@ def plan_install(
     mode: int = 0o644,
     owner: int | None = None,
     group: int | None = None,
+    assume_lifetime: int | None = None,
 ) -> InstallPlan:
     """Validate ``data`` for ``pair`` and compare it with ``dest``; writes nothing.
 
     ``owner``/``group`` None keep the existing file's ids (a new file gets the caller's).
     The old file is judged with the same policy too, only to describe it in the diff.
+    ``assume_lifetime``: policy.validate's end for a response without nextUpdate (seconds; None refuses it).
     """
-    verdict = validate(data, pair, now=now, min_remaining=min_remaining, clock_skew=clock_skew, name=name)
+    policy: dict[str, Any] = {
+        "now": now,
+        "min_remaining": min_remaining,
+        "clock_skew": clock_skew,
+        "assume_lifetime": assume_lifetime,
+    }
+    verdict = validate(data, pair, name=name, **policy)
     current = FileState.read(dest)
     current_verdict = None
     if current.data is not None:
-        current_verdict = validate(
-            current.data, pair, now=now, min_remaining=min_remaining, clock_skew=clock_skew, name=name
-        )
+        current_verdict = validate(current.data, pair, name=name, **policy)
     plan = InstallPlan(
         dest=dest,
         data=data,

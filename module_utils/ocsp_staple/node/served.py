@@ -33,6 +33,8 @@ from .live import Served
 
 #: The hint appended when the served bytes are not the deployed ones.
 NOT_RELOADED = "nginx was not reloaded or the reload failed"
+#: The per-certificate key of ``assume_lifetime_without_next_update`` (spec.LIFETIME, not shipped to nodes).
+LIFETIME = "assume_lifetime_without_next_update"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -160,6 +162,7 @@ def inspect_served(
     expect_file: str | None = None,
     min_remaining: int = DEFAULT_MIN_REMAINING,
     clock_skew: int = DEFAULT_CLOCK_SKEW,
+    assume_lifetime: int | None = None,
 ) -> ServedReport:
     """Compare ``served`` with ``expect_file`` and validate the served staple for ``pair``.
 
@@ -171,7 +174,15 @@ def inspect_served(
     where = f"{label} on {served.endpoint}"
     verdict = None
     if served.staple is not None:
-        verdict = validate(served.staple, pair, now=now, min_remaining=min_remaining, clock_skew=clock_skew, name=where)
+        verdict = validate(
+            served.staple,
+            pair,
+            now=now,
+            min_remaining=min_remaining,
+            clock_skew=clock_skew,
+            name=where,
+            assume_lifetime=assume_lifetime,
+        )
     return ServedReport(
         name=label,
         endpoint=served.endpoint,
@@ -197,14 +208,17 @@ def run_checks(
     min_remaining: int = DEFAULT_MIN_REMAINING,
     clock_skew: int = DEFAULT_CLOCK_SKEW,
     require_valid: bool = False,
+    assume_lifetime: int | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Handshake with and judge each check (server_name, port, expect_file, certificate, issuer, name).
+    """Handshake with and judge each check (server_name, port, expect_file, certificate, issuer, name,
+    assume_lifetime_without_next_update: its own, else ``assume_lifetime``, durations.assumed_lifetime).
 
     Returns every result (``ServedReport.as_dict()``, or ``{"failed": True, "msg": …}`` for
     an endpoint that cannot be reached or a certificate that cannot be read) and the
     one-line failures. ``ocsp_served_info`` and ``ocsp_deploy`` both call this.
     """
     from ..certs import load_pair
+    from ..durations import assumed_lifetime
     from ..errors import OcspStapleError
     from .live import fetch_served_staple
 
@@ -213,6 +227,11 @@ def run_checks(
     for check in checks:
         try:
             pair = load_pair(check["certificate"], check.get("issuer"))
+            lifetime = assumed_lifetime(
+                check.get(LIFETIME),
+                assume_lifetime,
+                what=f"certificate {check.get('name')}: {LIFETIME}",
+            )
             served = fetch_served_staple(
                 host, int(check.get("port") or default_port), servername=check.get("server_name"), timeout=timeout
             )
@@ -224,6 +243,7 @@ def run_checks(
                 expect_file=check.get("expect_file"),
                 min_remaining=min_remaining,
                 clock_skew=clock_skew,
+                assume_lifetime=lifetime,
             )
         except OcspStapleError as exc:
             results.append({"failed": True, "msg": str(exc)})
