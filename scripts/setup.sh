@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the demo and the tests need on a fresh Debian 12 machine. Idempotent.
 #   - OS packages (as root, only when missing): nginx, Debian's python3 with its own
-#     cryptography/pyOpenSSL (what a cache node has), venv support, sshd and iproute2.
+#     cryptography/pyOpenSSL (what a cache node has), venv support, sshd and iproute2,
+#     cfssl (a responder not written here).
 #   - .venv     : the newest Python on the machine, pinned requirements-dev.txt (ansible-core 2.21).
 #   - .venv311  : Python 3.11, pinned requirements.txt + pytest (ansible-core 2.19).
 #   - .venv-node: Debian's /usr/bin/python3 with system site-packages + pytest only, so
@@ -20,6 +21,7 @@ os_packages() {
   [ -x /usr/sbin/sshd ] || need+=(openssh-server)
   command -v ip >/dev/null 2>&1 || need+=(iproute2)
   command -v openssl >/dev/null 2>&1 || need+=(openssl)
+  command -v cfssl >/dev/null 2>&1 || need+=(golang-cfssl)  # cfssl ocspserve: a responder not written here
   if [ ${#need[@]} -eq 0 ]; then return 0; fi
   if [ "$(id -u)" != 0 ]; then
     log "missing OS packages ${need[*]} and not root: install them with apt-get and re-run"; exit 1
