@@ -112,13 +112,15 @@ def ocsp_stapling_node(
     staple_dir: str = "/etc/nginx/ocsp",
     snippet_dir: str = "/etc/nginx/snippets",
     verify_port: int = 443,
+    held: Any = None,
 ) -> dict[str, Any]:
     """The node's plan and work lists: ``{plan: {name: {stapled, reason}}, deploy: [...], checks: [...]}``.
 
     ``store_certificates`` is ``ocsp_store_info``'s ``certificates`` read with the certificate
     entries (staple, frozen, disabled, ocsp_urls, must_staple). ``plan.plan`` decides on/off and
     refuses - as an AnsibleFilterError - disabling a Must-Staple certificate without force and a
-    shared server block with a stapled certificate; ``plan.node_items`` builds the lists.
+    shared server block with a stapled certificate; ``plan.node_items`` builds the lists. ``held``:
+    the names whose central refresh failed in this run (kept as they are on the node).
     """
     filter_name = "ocsp_stapling_node"
     if not isinstance(certificates, list) or not isinstance(store_certificates, dict):
@@ -148,6 +150,7 @@ def ocsp_stapling_node(
             staple_dir=str(staple_dir),
             snippet_dir=str(snippet_dir),
             verify_port=int(verify_port),
+            held=frozenset(str(name) for name in held or ()),
         )
     except (OcspStapleError, KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(
@@ -170,7 +173,7 @@ def _now(value: str | _dt.datetime | None, filter_name: str) -> _dt.datetime:
 
 
 class FilterModule:
-    """ocsp_urls, ocsp_must_staple, ocsp_staple_verdict, ocsp_stapling_node, ocsp_operator."""
+    """ocsp_urls, ocsp_must_staple, ocsp_staple_verdict, ocsp_stapling_node, ocsp_operator (see also ocsp_estate.py)."""
 
     def filters(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,8 @@ description:
     is written atomically. Missing directories are created (0755).
   - All or nothing. When any staple is rejected on this node, nothing is written and the task
     fails naming every rejection - the files on disk stay what nginx serves, so no new staple
-    can sit on disk unloaded.
+    can sit on disk unloaded. The exception is a certificate marked O(certificates[].hold).
+  - Every documented return value is present on every path, failures included.
   - One module execution per node instead of one per file; M(ocsp_staple) remains for single files.
   - RV(reload) is true when staple bytes or snippet text changed, or when nothing changed but
     O(checks) found nginx serving other bytes than the files (an earlier reload failed); C(changed)
@@ -62,6 +63,20 @@ options:
         description: Where the snippet goes (included by the certificate's C(server {}) block).
         type: path
         required: true
+      hold:
+        description:
+          - The central host has no valid staple for it in this run (its refresh failed; or check mode before the
+            first fetch). When O(certificates[].content) is
+            missing or this node rejects it, the node keeps the certificate's files as they are (a missing snippet
+            becomes C(ssl_stapling off;) so an C(include) of it never breaks C(nginx -t)), and the other
+            certificates still deploy; RV(certificates) names it with C(held).
+        type: bool
+        default: false
+      assume_lifetime_without_next_update:
+        description:
+          - This certificate's own end for a staple without nextUpdate (thisUpdate plus this duration), as the
+            central refresh judged it; overrides the module-wide O(assume_lifetime_without_next_update).
+        type: str
   checks:
     description:
       - When given and nothing has to be written, the module also checks in the same pass what
@@ -125,8 +140,9 @@ reload:
   returned: always
   type: bool
 certificates:
-  description: Per certificate name - stapled, staple_changed, snippet_changed, snippet, and for stapled
-    certificates dest plus the verdict and facts of the staple on this node.
+  description: Per certificate name - stapled, staple_changed, snippet_changed, snippet, for stapled
+    certificates dest plus the verdict and facts of the staple on this node, and C(held) (why the node kept its
+    files) for a held certificate. Empty when the module failed before planning.
   returned: always
   type: dict
 verified:
@@ -145,10 +161,19 @@ import datetime
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.ocsp_staple.argspecs import FILES, POLICY
 from ansible.module_utils.ocsp_staple.compat import UTC
-from ansible.module_utils.ocsp_staple.durations import parse_duration
+from ansible.module_utils.ocsp_staple.durations import policy_options
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.node.deploy import certificates_from_params, deploy
-from ansible.module_utils.ocsp_staple.node.install import parse_mode, resolve_group, resolve_owner
+from ansible.module_utils.ocsp_staple.node.requires import cryptography_problem
+
+IMPORT_ERROR = None
+try:
+    from ansible.module_utils.ocsp_staple.node.deploy import certificates_from_params, deploy
+    from ansible.module_utils.ocsp_staple.node.install import parse_mode, resolve_group, resolve_owner
+except ImportError as exc:  # cryptography missing or too old: main() names it
+    IMPORT_ERROR = f"ocsp_deploy: cannot import its core: {exc}"
+
+#: Every documented return value, so a failure still carries each key (the role's conditions read them).
+EMPTY = {"changed": False, "reload": False, "certificates": {}, "verified": False}
 
 CERTIFICATE_OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -159,6 +184,8 @@ CERTIFICATE_OPTIONS = {
     "issuer": {"type": "path"},
     "staple_path": {"type": "path", "required": True},
     "snippet_path": {"type": "path", "required": True},
+    "hold": {"type": "bool", "default": False},
+    "assume_lifetime_without_next_update": {"type": "str"},
 }
 
 
@@ -175,13 +202,15 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
+    problem = cryptography_problem("ocsp_deploy") or IMPORT_ERROR
+    if problem is not None:
+        module.fail_json(msg=problem, **EMPTY)
     params = module.params
     try:
         outcome = deploy(
             certificates_from_params(params["certificates"]),
             now=datetime.datetime.now(UTC),
-            min_remaining=parse_duration(params["min_remaining"], what="min_remaining"),
-            clock_skew=parse_duration(params["clock_skew"], what="clock_skew"),
+            **policy_options(params),
             mode=parse_mode(params["mode"]),
             owner=resolve_owner(params["owner"]),
             group=resolve_group(params["group"]),
@@ -193,10 +222,10 @@ def main() -> None:
             diff=module._diff,
         )
     except OcspStapleError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), **EMPTY)
     if outcome.failure is not None:
-        module.fail_json(msg=outcome.failure, **outcome.result)
-    module.exit_json(**outcome.result)
+        module.fail_json(msg=outcome.failure, **{**EMPTY, **outcome.result})
+    module.exit_json(**{**EMPTY, **outcome.result})
 
 
 if __name__ == "__main__":

@@ -69,8 +69,10 @@ options:
   checks:
     description:
       - Several endpoints in one module execution (the role checks every certificate of a node this
-        way). Each entry takes O(server_name), O(port), O(expect_file), O(certificate), O(issuer) and
-        O(name); O(host), O(timeout), O(min_remaining), O(clock_skew) and O(require_valid) apply to all.
+        way). Each entry takes O(server_name), O(port), O(expect_file), O(certificate), O(issuer),
+        O(name) and its own O(assume_lifetime_without_next_update); O(host), O(timeout), O(min_remaining),
+        O(clock_skew), O(assume_lifetime_without_next_update) (for entries without their own) and
+        O(require_valid) apply to all.
       - The task fails when any check fails, naming every failure; RV(results) holds each result.
       - Mutually exclusive with a top-level O(certificate).
     type: list
@@ -235,15 +237,22 @@ import datetime
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.ocsp_staple.argspecs import PAIR, POLICY
 from ansible.module_utils.ocsp_staple.compat import UTC
-from ansible.module_utils.ocsp_staple.durations import parse_duration
+from ansible.module_utils.ocsp_staple.durations import policy_options
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.node.served import run_checks
+from ansible.module_utils.ocsp_staple.node.requires import cryptography_problem
+
+IMPORT_ERROR = None
+try:
+    from ansible.module_utils.ocsp_staple.node.served import run_checks
+except ImportError as exc:  # cryptography missing or too old: main() names it
+    IMPORT_ERROR = f"ocsp_served_info: cannot import its core: {exc}"
 
 CHECK_OPTIONS = {
     "server_name": {"type": "str"},
     "port": {"type": "int"},
     "expect_file": {"type": "path"},
     **PAIR,
+    "assume_lifetime_without_next_update": {"type": "str"},
 }
 
 
@@ -265,6 +274,9 @@ def main() -> None:
         mutually_exclusive=[("certificate", "checks")],
         supports_check_mode=True,
     )
+    problem = cryptography_problem("ocsp_served_info") or IMPORT_ERROR
+    if problem is not None:
+        module.fail_json(msg=problem)
     params = module.params
     single = params["checks"] is None
     checks = [params] if single else params["checks"]
@@ -275,8 +287,7 @@ def main() -> None:
             default_port=params["port"],
             timeout=params["timeout"],
             now=datetime.datetime.now(UTC),
-            min_remaining=parse_duration(params["min_remaining"], what="min_remaining"),
-            clock_skew=parse_duration(params["clock_skew"], what="clock_skew"),
+            **policy_options(params),
             require_valid=params["require_valid"],
         )
     except OcspStapleError as exc:

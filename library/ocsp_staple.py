@@ -158,18 +158,24 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.ocsp_staple.argspecs import FILES, PAIR, POLICY
-from ansible.module_utils.ocsp_staple.certs import load_pair
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.der import from_base64
-from ansible.module_utils.ocsp_staple.durations import parse_duration
+from ansible.module_utils.ocsp_staple.durations import policy_options
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.node.install import (
-    apply_install,
-    parse_mode,
-    plan_install,
-    resolve_group,
-    resolve_owner,
-)
+from ansible.module_utils.ocsp_staple.node.requires import cryptography_problem
+
+IMPORT_ERROR = None
+try:
+    from ansible.module_utils.ocsp_staple.certs import load_pair
+    from ansible.module_utils.ocsp_staple.node.install import (
+        apply_install,
+        parse_mode,
+        plan_install,
+        resolve_group,
+        resolve_owner,
+    )
+except ImportError as exc:  # cryptography missing or too old: main() names it
+    IMPORT_ERROR = f"ocsp_staple: cannot import its core: {exc}"
 
 
 def main() -> None:
@@ -184,6 +190,9 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
+    problem = cryptography_problem("ocsp_staple") or IMPORT_ERROR
+    if problem is not None:
+        module.fail_json(msg=problem)
     params = module.params
     dest = params["dest"]
     try:
@@ -192,8 +201,7 @@ def main() -> None:
             load_pair(params["certificate"], params["issuer"]),
             dest=dest,
             now=datetime.datetime.now(UTC),
-            min_remaining=parse_duration(params["min_remaining"], what="min_remaining"),
-            clock_skew=parse_duration(params["clock_skew"], what="clock_skew"),
+            **policy_options(params),
             name=params["name"],
             mode=parse_mode(params["mode"]),
             owner=resolve_owner(params["owner"]),

@@ -6,13 +6,13 @@ decides ``ssl_stapling on/off``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import InputError
 from .names import check_names
-from .spec import pick_url
+from .spec import LIFETIME, pick_url
 
 
 @dataclass(frozen=True)
@@ -127,11 +127,12 @@ def node_items(
     staple_dir: str,
     snippet_dir: str,
     verify_port: int,
+    held: Collection[str] = (),
 ) -> dict[str, Any]:
     """The role's per-node work list from its certificate entries, the store view and the plan.
 
     ``deploy`` feeds ``ocsp_deploy`` (one entry per certificate), ``checks`` feeds
-    ``ocsp_served_info`` (one entry per stapled certificate). Paths: the staple is
+    ``ocsp_served_info`` (one per stapled certificate not ``held``: see ocsp_deploy's hold). Paths: the staple is
     ``<staple_dir>/<name>.der``, the snippet ``<snippet_dir>/ocsp-<name>.conf``; on the node
     the certificate is ``node_certificate`` (default ``certificate``), likewise the issuer.
     """
@@ -142,6 +143,8 @@ def node_items(
             raise InputError(f"{what} must be an absolute path, got {path!r}")
     deploy, checks = [], []
     for cert in certificates:
+        # Its own assume_lifetime_without_next_update goes along: the node re-validates as the refresh did.
+        lifetime = {LIFETIME: cert[LIFETIME]} if cert.get(LIFETIME) not in (None, "") else {}
         name = str(cert["name"])  # checked by plan.plan, which made ``decisions``
         decision = decisions[name]
         stapled = bool(decision["stapled"])
@@ -150,6 +153,7 @@ def node_items(
         issuer = cert.get("node_issuer") or cert.get("issuer")
         deploy.append(
             {
+                **({"hold": True} if name in held else {}),
                 "name": name,
                 "stapled": stapled,
                 "reason": str(decision["reason"]),
@@ -158,9 +162,10 @@ def node_items(
                 "issuer": issuer,
                 "staple_path": staple_path,
                 "snippet_path": f"{snippet_dir.rstrip('/')}/ocsp-{name}.conf",
+                **lifetime,
             }
         )
-        if stapled:
+        if stapled and name not in held:
             checks.append(
                 {
                     "name": name,
@@ -169,6 +174,7 @@ def node_items(
                     "expect_file": staple_path,
                     "certificate": certificate,
                     "issuer": issuer,
+                    **lifetime,
                 }
             )
     return {"plan": dict(decisions), "deploy": deploy, "checks": checks}

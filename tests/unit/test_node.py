@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,40 @@ def test_stapled_without_a_staple_is_an_input_error(pki: Pki, pki_files: dict[st
         r"ocsp_stapling_refresh, or freeze, first\)$",
     ):
         plan_node(certs(pki, pki_files, tmp_path, www=None), now=NOW)
+
+
+def test_a_staple_without_next_update_installs_only_with_the_lifetime_the_central_host_used(
+    pki: Pki, pki_files: dict[str, str], tmp_path: Path
+) -> None:
+    """assume_lifetime_without_next_update reaches the node: plan.node_items -> ocsp_deploy -> policy."""
+    from ocsp_staple.node.deploy import certificates_from_params, deploy
+    from ocsp_staple.plan import node_items
+
+    bare = pki.response(next_update=None)
+    entries = [{"name": "www", "certificate": pki_files["chain"], "assume_lifetime_without_next_update": "12h"}]
+    store = {"www": {"staple": base64.b64encode(bare).decode()}}
+    decisions = {"www": {"stapled": True, "reason": "stapled"}}
+    items = node_items(
+        entries,
+        store,
+        decisions,
+        staple_dir=str(tmp_path / "ocsp"),
+        snippet_dir=str(tmp_path / "conf.d"),
+        verify_port=443,
+    )
+    assert items["deploy"][0]["assume_lifetime_without_next_update"] == "12h"
+    assert items["checks"][0]["assume_lifetime_without_next_update"] == "12h"
+
+    opted = deploy(certificates_from_params(items["deploy"]), now=NOW, check_mode=True)
+    assert opted.failure is None
+    assert opted.result["certificates"]["www"]["assumed_lifetime"] == 12 * 3600
+
+    plain = [{k: v for k, v in item.items() if k != "assume_lifetime_without_next_update"} for item in items["deploy"]]
+    refused = deploy(certificates_from_params(plain), now=NOW, check_mode=True)
+    assert refused.failure is not None
+    assert "nextUpdate" in refused.failure
+    assert "assume_lifetime_without_next_update" in refused.failure
+    # The module-wide setting covers a certificate without its own; its own 0 turns it off again.
+    assert deploy(certificates_from_params(plain), now=NOW, check_mode=True, assume_lifetime=6 * 3600).failure is None
+    off = [{**item, "assume_lifetime_without_next_update": "0"} for item in plain]
+    assert deploy(certificates_from_params(off), now=NOW, check_mode=True, assume_lifetime=6 * 3600).failure is not None

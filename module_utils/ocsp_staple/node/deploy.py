@@ -1,17 +1,9 @@
-"""Everything one nginx node gets in one pass: its staples and its stapling snippets.
+"""Everything one nginx node gets in one pass (``ocsp_deploy``): its staples and stapling snippets.
 
-The role's deploy step is one module call per node (``ocsp_deploy``) rather than one per
-file: on a fleet, the cost of a run is the number of module executions per host. For each
-certificate of the node:
-
-* stapled: the staple (from the central store, pinned while frozen) is re-validated
-  against the node's own certificate files with :func:`install.plan_install` and written
-  atomically; the snippet says ``ssl_stapling on; ssl_stapling_file …;``;
-* not stapled: no staple is written; the snippet says ``ssl_stapling off;`` and why.
-
-All or nothing: when any staple is rejected on this node, nothing at all is written (the
-files on disk stay what nginx serves) and the caller fails, naming every rejection. A
-partial write would leave new staples on disk that no reload picks up.
+Staples are re-validated against the node's own certificates (:func:`install.plan_install`) and
+written atomically with their snippets (``ssl_stapling on;`` / ``off;`` and why). All or nothing:
+a rejected staple writes nothing and fails the step. Except ``hold`` (refresh failed, or check mode):
+no staple or a rejected one keeps that certificate's files (a missing snippet: ``off;``), the others deploy.
 """
 
 from __future__ import annotations
@@ -24,12 +16,13 @@ from typing import Any
 
 from ..certs import load_pair
 from ..der import from_base64
+from ..durations import assumed_lifetime
 from ..errors import InputError, StoreError
 from ..fsutil import atomic_write, read_bytes
 from ..names import check_names
 from ..policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING
 from .install import InstallPlan, StapleRejected, apply_install, plan_install
-from .served import run_checks
+from .served import LIFETIME, run_checks
 
 SNIPPET_MODE = 0o644
 DIR_MODE = 0o755
@@ -59,6 +52,9 @@ class NodeCertificate:
     staple_path: str
     snippet_path: str
     staple: bytes | None = None
+    hold: bool = False
+    #: Its own ``assume_lifetime_without_next_update`` (a duration), else the run's (durations.assumed_lifetime).
+    assume_lifetime_without_next_update: str | None = None
 
 
 @dataclass
@@ -77,6 +73,7 @@ class NodePlan:
     staples: dict[str, InstallPlan] = field(default_factory=dict)
     snippets: dict[str, SnippetPlan] = field(default_factory=dict)
     directories: list[str] = field(default_factory=list)
+    held: dict[str, str] = field(default_factory=dict)
 
     @property
     def rejections(self) -> list[str]:
@@ -102,22 +99,15 @@ class NodePlan:
                 "staple_changed": bool(staple and staple.changed),
                 "snippet_changed": snippet.changed,
                 "snippet": snippet.path,
+                **({"held": self.held[name]} if name in self.held else {}),
                 **({"dest": staple.dest, **staple.verdict.as_dict()} if staple else {}),
             }
         return out
 
     def diff(self) -> list[dict[str, Any]]:
         diffs = [plan.diff() for plan in self.staples.values() if plan.changed]
-        for snippet in self.snippets.values():
-            if snippet.changed:
-                diffs.append(
-                    {
-                        "before": snippet.current or "",
-                        "after": snippet.text,
-                        "before_header": snippet.path,
-                        "after_header": snippet.path,
-                    }
-                )
+        for s in (s for s in self.snippets.values() if s.changed):
+            diffs.append({"before": s.current or "", "after": s.text, "before_header": s.path, "after_header": s.path})
         return diffs
 
 
@@ -130,6 +120,7 @@ def plan_node(
     mode: int = 0o644,
     owner: int | None = None,
     group: int | None = None,
+    assume_lifetime: int | None = None,
 ) -> NodePlan:
     """Decide every write of the node; writes nothing (check mode stops here)."""
     plan = NodePlan()
@@ -137,35 +128,53 @@ def plan_node(
     if twice is not None:
         raise InputError(f"certificate name {twice[1]!r} appears twice")
     for cert in certificates:
+        current = read_bytes(cert.snippet_path)
+        current_text = current.decode("utf-8", "replace") if current is not None else None
+        if cert.stapled and cert.hold and cert.staple is None:
+            _hold(plan, cert, current_text, "the central store has no staple for it")
+            continue
         if cert.stapled:
             if cert.staple is None:
                 raise InputError(
                     f"{cert.name}: stapling is on but the central store has no staple for it "
                     "(run site.yml --tags ocsp_stapling_refresh, or freeze, first)"
                 )
-            plan.staples[cert.name] = plan_install(
-                cert.staple,
-                load_pair(cert.certificate, cert.issuer),
-                dest=cert.staple_path,
-                now=now,
-                min_remaining=min_remaining,
-                clock_skew=clock_skew,
-                name=cert.name,
-                mode=mode,
-                owner=owner,
-                group=group,
+            pair = load_pair(cert.certificate, cert.issuer)
+            lifetime = assumed_lifetime(
+                cert.assume_lifetime_without_next_update, assume_lifetime, what=f"certificate {cert.name}: {LIFETIME}"
             )
-        current = read_bytes(cert.snippet_path)
+            install = plan_install(cert.staple, pair, dest=cert.staple_path, now=now, min_remaining=min_remaining,
+                                   clock_skew=clock_skew, name=cert.name, mode=mode, owner=owner, group=group,
+                                   assume_lifetime=lifetime)
+            if cert.hold and not install.verdict.valid:
+                _hold(plan, cert, current_text, install.rejection())
+                continue
+            plan.staples[cert.name] = install
         plan.snippets[cert.name] = SnippetPlan(
             path=cert.snippet_path,
             text=snippet_text(cert.name, stapled=cert.stapled, reason=cert.reason, staple_path=cert.staple_path),
-            current=current.decode("utf-8", "replace") if current is not None else None,
+            current=current_text,
         )
-        for path in (cert.staple_path, cert.snippet_path):
-            directory = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(directory) and directory not in plan.directories:
-                plan.directories.append(directory)
+        _directories(plan, cert.staple_path, cert.snippet_path)
     return plan
+
+
+def _hold(plan: NodePlan, cert: NodeCertificate, current: str | None, why: str) -> None:
+    """Keep a held certificate's files; only a missing snippet gets the ``ssl_stapling off;`` placeholder."""
+    reason = f"held (no valid staple from the central host in this run) and {why}: the node keeps its files"
+    plan.held[cert.name] = reason
+    text = current
+    if text is None:
+        text = snippet_text(cert.name, stapled=False, reason=reason, staple_path=cert.staple_path)
+        _directories(plan, cert.snippet_path)
+    plan.snippets[cert.name] = SnippetPlan(path=cert.snippet_path, text=text, current=current)
+
+
+def _directories(plan: NodePlan, *paths: str) -> None:
+    for path in paths:
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory) and directory not in plan.directories:
+            plan.directories.append(directory)
 
 
 def apply_node(plan: NodePlan) -> None:
@@ -200,6 +209,8 @@ def certificates_from_params(items: Sequence[Mapping[str, Any]]) -> list[NodeCer
             staple_path=item["staple_path"],
             snippet_path=item["snippet_path"],
             staple=from_base64(item["content"], what=f"{item['name']}: content") if item.get("content") else None,
+            hold=bool(item.get("hold")),
+            assume_lifetime_without_next_update=str(item[LIFETIME]) if item.get(LIFETIME) not in (None, "") else None,
         )
         for item in items
     ]
@@ -228,25 +239,22 @@ def deploy(
     verify_timeout: float = 10.0,
     check_mode: bool = False,
     diff: bool = False,
+    assume_lifetime: int | None = None,
 ) -> DeployOutcome:
-    """The node's whole step: plan, refuse, write; and the reload / verify decision.
-
-    - a staple the node's own re-validation rejects: nothing is written on this node (failure);
-    - files to change: write them (not in check mode); ``reload`` asks the role for
-      ``nginx -t`` + reload and the post-reload check;
-    - nothing to change and ``checks`` given: ask nginx what it serves. Served bytes that differ
-      from the files mean an earlier reload failed or never happened: ``reload`` again. Other
-      check failures fail the step; all passing sets ``verified``.
-    """
+    """Plan, refuse or write; ``reload`` when bytes change. Nothing to change and ``checks``: ask nginx
+    what it serves - other bytes than the files (a failed reload) mean ``reload``, other failures fail."""
     plan = plan_node(
-        certificates, now=now, min_remaining=min_remaining, clock_skew=clock_skew, mode=mode, owner=owner, group=group
+        certificates,
+        now=now,
+        min_remaining=min_remaining,
+        clock_skew=clock_skew,
+        mode=mode,
+        owner=owner,
+        group=group,
+        assume_lifetime=assume_lifetime,
     )
-    result: dict[str, Any] = {
-        "changed": plan.changed,
-        "reload": plan.content_changed,
-        "certificates": plan.summary(),
-        "verified": False,
-    }
+    result: dict[str, Any] = {"changed": plan.changed, "reload": plan.content_changed, "verified": False}
+    result["certificates"] = plan.summary()
     if diff:
         result["diff"] = plan.diff()
     if plan.rejections:
@@ -266,6 +274,7 @@ def deploy(
         min_remaining=min_remaining,
         clock_skew=clock_skew,
         require_valid=True,
+        assume_lifetime=assume_lifetime,
     )
     result["served"] = served
     if any(item.get("matches") is False for item in served):

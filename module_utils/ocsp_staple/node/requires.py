@@ -1,0 +1,21 @@
+"""Is the node's cryptography usable? Imports nothing that needs it, so a module can ask first."""
+
+import sys
+
+
+def cryptography_problem(module: str, minimum: tuple[int, int] = (36, 0)) -> str | None:
+    """One line naming the package, this Python, the version found and the minimum; None when usable."""
+    try:
+        import cryptography
+    except ImportError:
+        found = "none installed"
+    else:
+        version = str(getattr(cryptography, "__version__", "unknown"))
+        found, parts = f"version {version}", version.split(".")[:2]
+        if all(part.isdigit() for part in parts) and tuple(int(part) for part in parts) >= minimum:
+            return None
+    return (
+        f"{module} needs the Python package cryptography >= {minimum[0]}.{minimum[1]} on this node: {sys.executable} "
+        f"(Python {sys.version.split()[0]}) has {found} (install python3-cryptography, or set "
+        "ansible_python_interpreter to a Python that has it)"
+    )
