@@ -45,11 +45,12 @@ lf: Any = _load_figures()
 
 LIBRARY_MODULES = [path.stem for path in lf.library_modules()]
 #: Lines of ocsp_staple code a module may ship (AnsiballZ sends them to every node on every task).
-#: Issue 13 set 1,600 and 2,000; ocsp_deploy measures
-#: 2,038: its one-pass deploy also verifies what nginx serves when nothing changed, which ships the
-#: TLS client (node/served.py + node/live.py, 414 lines). docs/ARCHITECTURE.md has the figures;
-#: the budget is a ceiling against regressions, not the target.
-LINE_BUDGETS = {"ocsp_switch": 1_600, "ocsp_deploy": 2_050}
+#: Issue 13 set 1,600 and 2,000; ocsp_deploy measured 2,038 after it, because its one-pass deploy
+#: also verifies what nginx serves when nothing changed (node/served.py + node/live.py). Issue 10
+#: then made the one validation policy the nodes re-run stricter (RSASSA-PSS parameters and
+#: extension criticality read from the DER: ocspder.py; RFC 4518 name comparison; never raising):
+#: 2,461. docs/ARCHITECTURE.md has the figures; the budget is a ceiling against regressions, not the target.
+LINE_BUDGETS = {"ocsp_switch": 1_600, "ocsp_deploy": 2_500}
 
 
 def pairs(edges: Any) -> set[tuple[str, str]]:
