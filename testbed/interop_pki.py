@@ -20,20 +20,16 @@ wall clock (the responders sign with it and the refresh judges with it).
 * :func:`running` starts a server process, waits (bounded) for the line that says it
   listens, and stops it by its pid.
 
-CLI: ``python -m testbed.interop_pki refresh --method GET --store DIR --certificates FILE``
-runs the core's refresh (:func:`ocsp_staple.central.refresh.run`) with the fetch method the
-``ocsp-staple refresh`` command does not expose (RFC 5019 GET is an option of the core only).
+The tests refresh with the project's own command (``ocsp-staple refresh --method GET|POST``).
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import datetime as _dt
 import json
 import subprocess
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -347,38 +343,3 @@ def running(argv: Sequence[str], *, log: str | Path, ready: Callable[[str], bool
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=scaled(STOP_GRACE))
-
-
-def _refresh(argv: Sequence[str]) -> int:
-    """The core's refresh with a chosen fetch method (the CLI's output, one line per certificate)."""
-    from ocsp_staple.central.options import RefreshOptions
-    from ocsp_staple.central.refresh import run
-    from ocsp_staple.spec import load_certificates_file
-    from ocsp_staple.times import now_or
-
-    parser = argparse.ArgumentParser(prog="python -m testbed.interop_pki refresh")
-    parser.add_argument("--method", choices=("GET", "POST"), required=True)
-    parser.add_argument("--store", required=True)
-    parser.add_argument("--certificates", required=True)
-    parser.add_argument("--attempts", type=int, default=3)
-    parser.add_argument("--force", action="store_true")
-    args = parser.parse_args(argv)
-    options = RefreshOptions.from_params({"attempts": args.attempts, "force": args.force}, method=args.method)
-    outcome = run(load_certificates_file(args.certificates), args.store, options, clock=lambda: now_or(None))
-    print(json.dumps(outcome.as_dict(), indent=2))
-    return 2 if outcome.failed else 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] != ["refresh"]:
-        print(
-            "usage: python -m testbed.interop_pki refresh --method GET|POST --store DIR --certificates FILE",
-            file=sys.stderr,
-        )
-        return 1
-    return _refresh(args[1:])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -261,11 +261,8 @@ class Refresh:
 
 
 def refresh(store: Path, certificates: Path, *args: str, ns: str | None = None, method: str | None = None) -> Refresh:
-    """``ocsp-staple refresh --json`` (or, for ``method``, the core's refresh with that fetch method)."""
-    if method:
-        argv = [sys.executable, "-m", "testbed.interop_pki", "refresh", "--method", method]
-    else:
-        argv = [sys.executable, "-m", "ocsp_staple", "refresh", "--json"]
+    """``ocsp-staple refresh --json`` (``--method`` when given)."""
+    argv = [sys.executable, "-m", "ocsp_staple", "refresh", "--json", *(["--method", method] if method else [])]
     argv += ["--store", str(store), "--certificates", str(certificates), *args]
     result = subprocess.run(
         in_namespace(ns, argv) if ns else argv,

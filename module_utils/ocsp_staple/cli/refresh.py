@@ -28,7 +28,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             "proxy": args.proxy,
             "metrics_path": args.metrics_path,
             "check_mode": args.check,
-        }
+        },
+        method=args.method,
     )
     specs = load_certificates_file(args.certificates)
     outcome = run(specs, args.store, options, clock=(lambda: fixed) if fixed else (lambda: now_or(None)))
@@ -67,6 +68,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="DURATION",
         help="accept answers without nextUpdate as ending this long after thisUpdate, for every certificate "
         "without its own setting (default off: such answers are refused)",
+    )
+    parser.add_argument(
+        "--method",
+        choices=("POST", "GET"),
+        default="POST",
+        help="HTTP method of the OCSP request: POST (default) or GET as RFC 5019 describes",
     )
     parser.add_argument("--proxy", help="HTTP(S) proxy URL (the *_proxy environment is used otherwise)")
     parser.add_argument("--metrics-path", help="write a Prometheus textfile here")
