@@ -35,12 +35,11 @@ import random
 import re
 import sys
 import tempfile
-import threading
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from cryptography import x509
@@ -50,7 +49,7 @@ from ocsp_staple import policy
 from ocsp_staple.certs import CertPair
 from ocsp_staple.policy import PROBLEM_CODES, Verdict, validate
 
-from testbed import forge
+from testbed import forge, httpd
 from testbed import forge_interop as fi
 
 NOW = _dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=_dt.UTC)
@@ -469,15 +468,8 @@ def serving(bodies: list[bytes]) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with httpd.serving(Handler) as url:
+        yield url
 
 
 def refresh_batch(counts: Counts, batch: list[tuple[Seed, bytes, Verdict]], directory: str) -> None:

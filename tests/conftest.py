@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from ocsp_staple.certs import CertPair, pair_from_certificates  # noqa: E402
 
 from testbed import forge  # noqa: E402
 from testbed.fleet import NGINX, Fleet, running_fleet, sites_from_pki  # noqa: E402
+from testbed.httpd import serving  # noqa: E402
 from testbed.ocsp_responder import TestResponder  # noqa: E402
 from testbed.pki import DemoPki, write_demo_pki  # noqa: E402
 from testbed.wait import scale, scaled  # noqa: E402
@@ -180,12 +180,5 @@ def redirector(responder: TestResponder) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=scaled(10))
+    with serving(Redirect) as url:
+        yield url
