@@ -274,6 +274,29 @@ def record_failure(
     return None
 
 
+def fail_unexpected(
+    asking: Asker, store: Store, name: str, exc: BaseException, *, what: str, during: str, counts: bool = False
+) -> tuple[str, str | None]:
+    """One certificate's unexpected exception as its failure: (message, warning).
+
+    The message names the exception (:func:`unexpected`); outside check mode the failure is
+    recorded in the store (:func:`record_failure`), and ``warning`` says when even that failed.
+    """
+    message = unexpected(what, exc)
+    if asking.options.check_mode or asking.options.offline:
+        return message, None
+    warning = record_failure(
+        store,
+        name,
+        during=during,
+        message=message,
+        at=asking.now(),
+        lock_timeout=asking.options.lock_timeout,
+        counts=counts,
+    )
+    return message, warning
+
+
 def make_fetcher(options: RefreshOptions, *, monotonic: Callable[[], float] = time.monotonic) -> Fetcher:
     """The Fetcher for ``options`` (timeout, size cap, method, proxy, pool as large as the concurrency)."""
     return Fetcher(

@@ -40,7 +40,17 @@ from ..fsutil import atomic_write
 from ..names import check_name
 from ..policy import Verdict
 from ..spec import CertificateSpec, check_url, load_certificate, responder_urls, without_url
-from .asker import UNEXPECTED, Asker, Clock, Collected, asker, check_lifetimes, judge, record_failure, unexpected
+from .asker import (
+    UNEXPECTED,
+    Asker,
+    Clock,
+    Collected,
+    asker,
+    check_lifetimes,
+    fail_unexpected,
+    judge,
+    unexpected,
+)
 from .fetch import Fetcher
 from .options import RefreshOptions
 from .refresh import observe
@@ -131,18 +141,11 @@ class _Freezer:
             result.message = f"{spec.name}: not frozen: {exc}"
         except Exception as exc:  # one certificate's surprise is its failure, never the run's
             result.action, result.failed, result.changed = "failed", True, False
-            result.message = unexpected(f"{spec.name}: not frozen", exc)
-            if not self.ask.options.check_mode:
-                warning = record_failure(
-                    self.store,
-                    spec.name,
-                    during="freeze",
-                    message=result.message,
-                    at=self.ask.now(),
-                    lock_timeout=self.ask.options.lock_timeout,
-                )
-                if warning:
-                    result.message += f" ({warning})"
+            result.message, warning = fail_unexpected(
+                self.ask, self.store, spec.name, exc, what=f"{spec.name}: not frozen", during="freeze"
+            )
+            if warning:
+                result.message += f" ({warning})"
         return result
 
     def _quarantine_unexpected(self, name: str, collected: Collected) -> None:

@@ -45,7 +45,7 @@ from ..spec import (
     responder_urls,
     without_url,
 )
-from .asker import Asker, Clock, Collected, asker, check_lifetimes, record_failure, unexpected
+from .asker import Asker, Clock, Collected, asker, check_lifetimes, fail_unexpected
 from .fetch import Fetcher
 from .options import RefreshOptions
 from .results import CertResult, RunResult, times
@@ -70,19 +70,11 @@ class _Run:
             result.message = f"{spec.name}: {exc}"
         except Exception as exc:  # one certificate's surprise is its failure, never the run's
             result.action, result.failed = "failed", True
-            result.message = unexpected(spec.name, exc)
-            if not (self.options.check_mode or self.options.offline):
-                warning = record_failure(
-                    self.store,
-                    spec.name,
-                    during="refresh",
-                    message=result.message,
-                    at=self.ask.now(),
-                    lock_timeout=self.options.lock_timeout,
-                    counts=True,
-                )
-                if warning:
-                    result.warnings.append(warning)
+            result.message, warning = fail_unexpected(
+                self.ask, self.store, spec.name, exc, what=spec.name, during="refresh", counts=True
+            )
+            if warning:
+                result.warnings.append(warning)
         return result
 
     def _one(self, spec: CertificateSpec, result: CertResult) -> None:
