@@ -172,3 +172,32 @@ def test_the_enabled_variable_refuses_must_staple_unless_forced(bed: Bed) -> Non
         assert served(bed, name) == [None] * 3
     ok(run(bed, "site.yml"))
     assert served(bed, WWW)[0] is not None, "without the store switch, the variable alone does not persist"
+
+
+def test_an_emergency_does_only_emergency_work(bed: Bed, tmp_path: Path) -> None:
+    """Freeze and thaw deploy and verify; the monitoring install (on in this inventory) waits for site.yml."""
+    monitoring = {
+        "ocsp_stapling_monitoring_install": True,
+        "ocsp_stapling_monitoring_os_packages": False,
+        "ocsp_stapling_monitoring_prefix": str(tmp_path / "lib"),
+        "ocsp_stapling_monitoring_command": str(tmp_path / "bin" / "ocsp-staple"),
+        "ocsp_stapling_monitoring_nrpe": False,
+    }
+    bed.responder.configure(fault="good")
+    install = ROLE + "Install the check command and the NRPE live checks on the node"
+    for playbook_name, why in (("freeze.yml", "drill"), ("thaw.yml", "drill over")):
+        proc = run(bed, playbook_name, ocsp_stapling_freeze_reason=why, **monitoring)
+        ok(proc)
+        skipped = task_results(proc, install)
+        assert len(skipped) == 3, f"{playbook_name}: the monitoring include appears once per node"
+        assert all(result.get("skipped") for result in skipped), skipped
+        assert not (tmp_path / "lib").exists(), f"{playbook_name} installed the monitoring core"
+        assert not (tmp_path / "bin").exists(), f"{playbook_name} installed the check command"
+        deployed = task_results(
+            proc, ROLE + "Install the staples and stapling snippets after re-validating them on the node"
+        )
+        assert len(deployed) == 3
+    for name in STAPLED:
+        assert Store(str(bed.store)).read_pin(name) is None
+        staple = (bed.store / name / "current.der").read_bytes()
+        assert served(bed, name) == [staple] * 3
