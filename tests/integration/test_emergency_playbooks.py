@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,42 @@ def test_an_emergency_does_only_emergency_work(bed: Bed, tmp_path: Path) -> None
         assert Store(str(bed.store)).read_pin(name) is None
         staple = (bed.store / name / "current.der").read_bytes()
         assert served(bed, name) == [staple] * 3
+
+
+def test_a_partial_freeze_deploys_every_pin_and_fails_naming_the_rest(bed: Bed) -> None:
+    """One certificate's responder is dead: the other is pinned and served by every node in the same run."""
+    with socket.socket() as probe:  # a port nothing listens on (bound, never listening, then closed)
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/"
+    inventory = json.loads(bed.inventory.read_text())
+    certificates = [
+        {**entry, "responder_url": dead} if entry["name"] == MUST else entry
+        for entry in inventory["all"]["vars"]["ocsp_stapling_certificates"]
+    ]
+    bed.responder.configure(fault="good")
+    ok(run(bed, "site.yml"))
+    before = (bed.store / MUST / "current.der").read_bytes()
+    proc = run(
+        bed,
+        "freeze.yml",
+        ocsp_stapling_freeze_reason="partial drill",
+        ocsp_stapling_certificates=certificates,
+        ocsp_stapling_freeze_attempts=2,
+    )
+    assert proc.returncode != 0, "a freeze that pinned only some certificates ends failed"
+    failures = [
+        result.get("msg", "")
+        for result in task_results(proc, "Fail naming each certificate not frozen, one line each")
+        if result.get("failed")
+    ]
+    assert len(failures) == 1, failures
+    assert f"{MUST}: not frozen" in str(failures[0]), failures
+    assert WWW not in str(failures[0]), failures
+    install = ROLE + "Install the staples and stapling snippets after re-validating them on the node"
+    deployed = task_results(proc, install)
+    assert len(deployed) == 3, "the node play ran in the same run"
+    pin = pin_of(bed, WWW)
+    assert served(bed, WWW) == [pin["staple"]] * 3
+    assert Store(str(bed.store)).read_pin(MUST) is None
+    assert served(bed, MUST) == [before] * 3, "the certificate not frozen keeps what it served"
+    ok(run(bed, "thaw.yml", ocsp_stapling_freeze_reason="partial drill over"))
