@@ -31,7 +31,7 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _MODULE_UTILS not in sys.path:
     sys.path.insert(0, _MODULE_UTILS)
 
-from ocsp_staple import certs, plan  # noqa: E402
+from ocsp_staple import aia, certs, plan  # noqa: E402
 from ocsp_staple.central.audit import local_operator  # noqa: E402
 from ocsp_staple.der import from_base64  # noqa: E402
 from ocsp_staple.durations import parse_duration  # noqa: E402
@@ -57,12 +57,12 @@ def _leaf(pem: Any, filter_name: str) -> Any:
 
 def ocsp_urls(pem: Any) -> list[str]:
     """The OCSP responder URLs of the (first) certificate in ``pem``."""
-    return certs.ocsp_urls(_leaf(pem, "ocsp_urls"))
+    return aia.ocsp_urls(_leaf(pem, "ocsp_urls"))
 
 
 def ocsp_must_staple(pem: Any) -> bool:
     """True when the (first) certificate in ``pem`` carries Must-Staple."""
-    return certs.is_must_staple(_leaf(pem, "ocsp_must_staple"))
+    return aia.is_must_staple(_leaf(pem, "ocsp_must_staple"))
 
 
 def ocsp_staple_verdict(

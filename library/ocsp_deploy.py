@@ -18,9 +18,11 @@ description:
     can sit on disk unloaded. The exception is a certificate marked O(certificates[].hold).
   - Every documented return value is present on every path, failures included.
   - One module execution per node instead of one per file; M(ocsp_staple) remains for single files.
-  - RV(reload) is true when staple bytes or snippet text changed, or when nothing changed but
-    O(checks) found nginx serving other bytes than the files (an earlier reload failed); C(changed)
-    is true only when something was written (also a mode, owner or directory).
+  - RV(reload) is true when staple bytes or snippet text changed; C(changed) is true only when
+    something was written (also a mode, owner or directory).
+  - What nginx serves is checked by M(ocsp_served_info) after the reload (and, when nothing was
+    written, before - a node whose earlier reload failed serves other bytes than its files and is
+    tested and reloaded). This module does not ship the TLS client to the node.
 version_added: "0.1.0"
 author: ocsp-stapling maintainers
 extends_documentation_fragment:
@@ -77,27 +79,6 @@ options:
           - This certificate's own end for a staple without nextUpdate (thisUpdate plus this duration), as the
             central refresh judged it; overrides the module-wide O(assume_lifetime_without_next_update).
         type: str
-  checks:
-    description:
-      - When given and nothing has to be written, the module also checks in the same pass what
-        nginx serves (as M(ocsp_served_info) with O(checks) and C(require_valid)) - a node whose
-        earlier reload failed is caught without a second module execution. When something was
-        written the caller checks after the reload instead; RV(verified) says which happened.
-      - Entries take C(server_name), C(port), C(expect_file), C(certificate), C(issuer), C(name).
-    type: list
-    elements: dict
-  verify_host:
-    description: Address the checks connect to.
-    type: str
-    default: 127.0.0.1
-  verify_port:
-    description: Port of the checks whose entry gives none.
-    type: int
-    default: 443
-  verify_timeout:
-    description: Bound in seconds on each check's connect and handshake.
-    type: float
-    default: 10.0
 attributes:
   check_mode:
     support: full
@@ -136,7 +117,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 reload:
-  description: True when nginx must reload - staple bytes or snippet text changed, or nginx serves other bytes.
+  description: True when nginx must reload - staple bytes or snippet text changed.
   returned: always
   type: bool
 certificates:
@@ -145,15 +126,6 @@ certificates:
     files) for a held certificate. Empty when the module failed before planning.
   returned: always
   type: dict
-verified:
-  description: True when O(checks) ran in this pass (nothing had to be written) and all passed.
-  returned: always
-  type: bool
-served:
-  description: With RV(verified), the result of each check.
-  returned: when verified
-  type: list
-  elements: dict
 """
 
 import datetime
@@ -173,7 +145,7 @@ except ImportError as exc:  # cryptography missing or too old: main() names it
     IMPORT_ERROR = f"ocsp_deploy: cannot import its core: {exc}"
 
 #: Every documented return value, so a failure still carries each key (the role's conditions read them).
-EMPTY = {"changed": False, "reload": False, "certificates": {}, "verified": False}
+EMPTY = {"changed": False, "reload": False, "certificates": {}}
 
 CERTIFICATE_OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -195,10 +167,6 @@ def main() -> None:
             "certificates": {"type": "list", "elements": "dict", "required": True, "options": CERTIFICATE_OPTIONS},
             **POLICY,
             **FILES,
-            "checks": {"type": "list", "elements": "dict"},
-            "verify_host": {"type": "str", "default": "127.0.0.1"},
-            "verify_port": {"type": "int", "default": 443},
-            "verify_timeout": {"type": "float", "default": 10.0},
         },
         supports_check_mode=True,
     )
@@ -214,10 +182,6 @@ def main() -> None:
             mode=parse_mode(params["mode"]),
             owner=resolve_owner(params["owner"]),
             group=resolve_group(params["group"]),
-            checks=params["checks"],
-            verify_host=params["verify_host"],
-            verify_port=params["verify_port"],
-            verify_timeout=params["verify_timeout"],
             check_mode=module.check_mode,
             diff=module._diff,
         )

@@ -60,6 +60,14 @@ options:
     description: Also fail the task when no staple is served or the served staple fails the policy.
     type: bool
     default: false
+  tolerate_stale:
+    description:
+      - When some endpoint serves other bytes than its O(expect_file) (nginx still holds an old
+        configuration - an earlier reload failed or never ran), RV(stale) is true and the task does not
+        fail; the caller tests and reloads nginx, then checks again without this option. Without a stale
+        endpoint every failure fails the task as usual. The role's verify step uses it before a reload.
+    type: bool
+    default: false
   certificate:
     description:
       - PEM file of the leaf certificate on the target. It may hold the chain, issuer second.
@@ -120,6 +128,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+stale:
+  description: True when some endpoint serves other bytes than its O(expect_file) (nginx must be tested and reloaded).
+  returned: always
+  type: bool
 served:
   description: True when the server stapled a response.
   returned: always
@@ -243,7 +255,7 @@ from ansible.module_utils.ocsp_staple.node.requires import cryptography_problem
 
 IMPORT_ERROR = None
 try:
-    from ansible.module_utils.ocsp_staple.node.served import run_checks
+    from ansible.module_utils.ocsp_staple.node.served import run_checks, stale
 except ImportError as exc:  # cryptography missing or too old: main() names it
     IMPORT_ERROR = f"ocsp_served_info: cannot import its core: {exc}"
 
@@ -268,6 +280,7 @@ def main() -> None:
             "timeout": {"type": "float", "default": 10.0},
             **POLICY,
             "require_valid": {"type": "bool", "default": False},
+            "tolerate_stale": {"type": "bool", "default": False},
             "checks": {"type": "list", "elements": "dict", "options": CHECK_OPTIONS},
         },
         required_one_of=[("certificate", "checks")],
@@ -289,17 +302,19 @@ def main() -> None:
             now=datetime.datetime.now(UTC),
             **policy_options(params),
             require_valid=params["require_valid"],
+            tolerate_stale=params["tolerate_stale"],
         )
     except OcspStapleError as exc:
         module.fail_json(msg=str(exc))
+    found_stale = stale(results)
     if single:
-        result = results[0]
+        result = {**results[0], "stale": found_stale}
         if failures:
             module.fail_json(**{**result, "msg": failures[0]})
         module.exit_json(changed=False, **result)
     if failures:
-        module.fail_json(msg="; ".join(failures), results=results)
-    module.exit_json(changed=False, results=results)
+        module.fail_json(msg="; ".join(failures), results=results, stale=found_stale)
+    module.exit_json(changed=False, results=results, stale=found_stale)
 
 
 if __name__ == "__main__":

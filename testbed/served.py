@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ocsp_staple.aia import ocsp_urls
 from ocsp_staple.central.store import CURRENT
 from ocsp_staple.cli.common import parse_endpoint
 from ocsp_staple.errors import OcspStapleError
@@ -46,7 +47,7 @@ def check(store: str | Path, host: str, port: int, name: str, *, now: _dt.dateti
         return Match(name, endpoint, False, f"no handshake: {exc}")
     size = len(served.staple) if served.staple else None
     pair = served.pair()
-    if not pair.ocsp_urls:
+    if not ocsp_urls(pair.leaf):
         ok = served.staple is None
         detail = "no OCSP URL, nothing stapled" if ok else f"no OCSP URL but a {size}-byte staple was served"
         return Match(name, endpoint, ok, detail, size)

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+#: The option key of a response's assumed lifetime without nextUpdate: module-wide (POLICY) and per
+#: certificate (spec.CERTIFICATE_OPTIONS, node checks and deploy entries).
+LIFETIME = "assume_lifetime_without_next_update"
+
 #: The certificate pair a staple is judged against (fragment ``ocsp_staple``, with POLICY).
 PAIR: dict[str, dict[str, Any]] = {
     "certificate": {"type": "path", "required": True},
@@ -19,7 +23,7 @@ PAIR: dict[str, dict[str, Any]] = {
 POLICY: dict[str, dict[str, Any]] = {
     "min_remaining": {"type": "str", "default": "4h"},
     "clock_skew": {"type": "str", "default": "5m"},
-    "assume_lifetime_without_next_update": {"type": "str"},
+    LIFETIME: {"type": "str"},
 }
 
 #: The central store directory (fragment ``ocsp_staple.store``).

@@ -1,4 +1,5 @@
-"""Certificates: loading a leaf and its issuer, AIA OCSP URLs, Must-Staple, CertID, requests.
+"""Certificates: loading a leaf and its issuer, signatures, names, CertID (what a node needs to judge a staple;
+the AIA URLs, Must-Staple and the OCSP request are in aia.py).
 
 Works with cryptography 36+ (the oldest a supported distribution ships): no
 ``load_pem_x509_certificates`` (39+), no ``verify_directly_issued_by`` (40+).
@@ -18,8 +19,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
-from cryptography.x509 import ocsp
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, SignatureAlgorithmOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
 from .compat import utc_required
 from .der import DerError, subject_public_key_bits
@@ -209,30 +209,6 @@ def _has_ocsp_signing_eku(cert: x509.Certificate) -> bool:
     return ExtendedKeyUsageOID.OCSP_SIGNING in list(usages)
 
 
-def ocsp_urls(cert: x509.Certificate) -> list[str]:
-    """The OCSP responder URLs of the AIA extension, in certificate order (may be empty)."""
-    try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    except x509.ExtensionNotFound:
-        return []
-    urls = []
-    for desc in aia:
-        if desc.access_method == AuthorityInformationAccessOID.OCSP and isinstance(
-            desc.access_location, x509.UniformResourceIdentifier
-        ):
-            urls.append(desc.access_location.value)
-    return urls
-
-
-def is_must_staple(cert: x509.Certificate) -> bool:
-    """True when the certificate carries the TLS Feature extension with ``status_request``."""
-    try:
-        features = cert.extensions.get_extension_for_class(x509.TLSFeature).value
-    except x509.ExtensionNotFound:
-        return False
-    return x509.TLSFeatureType.status_request in list(features)
-
-
 @functools.lru_cache(maxsize=1024)
 def public_key_bits(cert: x509.Certificate) -> bytes:
     spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -292,14 +268,6 @@ class CertPair:
     def subject(self) -> str:
         return subject_text(self.leaf)
 
-    @property
-    def ocsp_urls(self) -> list[str]:
-        return ocsp_urls(self.leaf)
-
-    @property
-    def must_staple(self) -> bool:
-        return is_must_staple(self.leaf)
-
     def cert_id(self, algorithm: str = "sha1") -> CertId:
         cached = self._cert_ids.get(algorithm)
         return cached if cached is not None else cert_id(self.leaf, self.issuer, algorithm)
@@ -311,18 +279,6 @@ class CertPair:
     @functools.cached_property
     def issuer_profile(self) -> CertProfile:
         return profile(self.issuer)
-
-    def ocsp_request(self, algorithm: str = "sha1") -> bytes:
-        """A DER OCSPRequest for the leaf (no nonce: staples are cached and shared)."""
-        return build_ocsp_request(self.leaf, self.issuer, algorithm)
-
-
-def build_ocsp_request(leaf: x509.Certificate, issuer: x509.Certificate, algorithm: str = "sha1") -> bytes:
-    if algorithm not in CERT_ID_HASHES:
-        raise InputError(f"CertID hash algorithm {algorithm!r} is not supported (use sha1 or sha256)")
-    builder = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, CERT_ID_HASHES[algorithm]())
-    return builder.build().public_bytes(serialization.Encoding.DER)
-
 
 def pair_from_certificates(
     certs: list[x509.Certificate], issuer_certs: list[x509.Certificate] | None, *, source: str, issuer_source: str

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .argspecs import LIFETIME
 from .errors import InputError
 
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -54,6 +55,6 @@ def policy_options(params: Mapping[str, Any]) -> dict[str, Any]:
         "min_remaining": parse_duration(params["min_remaining"], what="min_remaining"),
         "clock_skew": parse_duration(params["clock_skew"], what="clock_skew"),
         "assume_lifetime": assumed_lifetime(
-            params.get("assume_lifetime_without_next_update"), None, what="assume_lifetime_without_next_update"
+            params.get(LIFETIME), None, what=LIFETIME
         ),
     }

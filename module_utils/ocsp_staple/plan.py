@@ -10,9 +10,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .argspecs import LIFETIME
 from .errors import InputError
 from .names import check_names
-from .spec import LIFETIME, pick_url
+from .spec import pick_url, refuse_disabling_must_staple
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,7 @@ def decide(
     disable command's record in the store), for the reason shown in the snippet.
     """
     if not enabled:
-        if must_staple and not force_disable_must_staple:
-            raise InputError(
-                f"refusing to disable OCSP stapling for {name}: the certificate is Must-Staple "
-                "(TLS Feature status_request), so hard-fail clients will reject the site without a staple; "
-                "set ocsp_stapling_force_disable_must_staple=true to proceed anyway"
-            )
+        refuse_disabling_must_staple(name, must_staple=must_staple, force=force_disable_must_staple)
         return Decision(name, False, f"disabled by {disabled_by or 'ocsp_stapling_enabled'}")
     if frozen:
         return Decision(name, True, "frozen: the pinned staple is served")

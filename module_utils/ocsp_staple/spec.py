@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .aia import ocsp_urls
+from .argspecs import LIFETIME
 from .certs import CertPair, iso, load_pair, not_after
 from .errors import CertificateError, InputError
 from .names import check_name, check_names
@@ -57,8 +59,18 @@ def without_url(name: str, subject: str, *, must_staple: bool) -> tuple[bool, st
     return False, f"{name}: {NO_URL}: nothing to staple"
 
 
-#: Opt-in end of a response without nextUpdate: thisUpdate + this duration (per entry; central/options for all).
-LIFETIME = "assume_lifetime_without_next_update"
+def refuse_disabling_must_staple(name: str, *, must_staple: bool, force: bool) -> None:
+    """The rule for switching stapling off: refused for a Must-Staple certificate unless forced
+    (hard-fail clients then reject the site). ``plan.decide`` (the role) and ``central.switch``
+    (the disable command) both ask it."""
+    if must_staple and not force:
+        raise InputError(
+            f"refusing to disable OCSP stapling for {name}: the certificate is Must-Staple "
+            "(TLS Feature status_request), so hard-fail clients will reject the site without a staple; "
+            "set ocsp_stapling_force_disable_must_staple=true to proceed anyway"
+        )
+
+
 #: The argument_spec of one ``certificates`` entry (the modules' ``options``; doc fragment
 #: ``ocsp_staple.certificates`` documents it).
 CERTIFICATE_OPTIONS: dict[str, dict[str, Any]] = {
@@ -140,12 +152,12 @@ def load_certificate(spec: CertificateSpec, *, now: _dt.datetime) -> CertPair:
 
 def responder_url(spec: CertificateSpec, pair: CertPair) -> str | None:
     """The first URL to ask for this entry (:func:`pick_url`)."""
-    return pick_url(spec.responder_url, pair.ocsp_urls)
+    return pick_url(spec.responder_url, ocsp_urls(pair.leaf))
 
 
 def responder_urls(spec: CertificateSpec, pair: CertPair) -> list[str]:
     """Every URL to ask for this entry, in order (:func:`pick_urls`)."""
-    return pick_urls(spec.responder_url, pair.ocsp_urls)
+    return pick_urls(spec.responder_url, ocsp_urls(pair.leaf))
 
 
 def load_certificates_file(path: str) -> list[CertificateSpec]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ocsp_staple.aia import is_must_staple, ocsp_request, ocsp_urls
 from ocsp_staple.certs import load_pair, load_pair_from_pem
 from ocsp_staple.errors import CertificateError
 
@@ -19,8 +20,8 @@ def test_leaf_and_issuer_files(pki: Pki, pki_files: dict[str, str]) -> None:
     pair = load_pair(pki_files["leaf"], pki_files["ca"])
     assert pair.leaf == pki.leaf.cert
     assert pair.issuer == pki.ca.cert
-    assert pair.ocsp_urls == ["http://127.0.0.1:8880/"]
-    assert pair.must_staple is False
+    assert ocsp_urls(pair.leaf) == ["http://127.0.0.1:8880/"]
+    assert is_must_staple(pair.leaf) is False
 
 
 def test_chain_file_with_issuer_after_leaf(pki: Pki, pki_files: dict[str, str]) -> None:
@@ -31,14 +32,14 @@ def test_chain_file_with_issuer_after_leaf(pki: Pki, pki_files: dict[str, str]) 
 def test_must_staple_and_no_ocsp_url(pki: Pki) -> None:
     leaf = forge.make_leaf(pki.ca, "ms.example.org", now=pki.now, must_staple=True, ocsp_url=None)
     pair = load_pair_from_pem(leaf.pem, pki.ca.pem)
-    assert pair.must_staple is True
-    assert pair.ocsp_urls == []
+    assert is_must_staple(pair.leaf) is True
+    assert ocsp_urls(pair.leaf) == []
 
 
 def test_sha256_request_is_der(pki: Pki) -> None:
     from cryptography.x509 import ocsp
 
-    request = ocsp.load_der_ocsp_request(pki.pair.ocsp_request("sha256"))
+    request = ocsp.load_der_ocsp_request(ocsp_request(pki.pair, "sha256"))
     assert request.serial_number == pki.leaf.cert.serial_number
     assert request.hash_algorithm.name == "sha256"
 

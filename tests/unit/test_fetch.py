@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from ocsp_staple.aia import ocsp_request
 from ocsp_staple.central.fetch import Fetcher, FetchOptions, get_url
 from ocsp_staple.errors import InputError
 from ocsp_staple.policy import validate
@@ -40,7 +41,7 @@ def test_a_proxy_with_another_scheme_is_rejected_by_name() -> None:
 
 
 def test_a_good_answer_is_fetched_by_post(responder: TestResponder, pki: Pki, fetcher: Fetcher) -> None:
-    result = fetcher.fetch(responder.url, pki.pair.ocsp_request())
+    result = fetcher.fetch(responder.url, ocsp_request(pki.pair))
     assert result.ok, result.message
     assert result.http_status == 200
     assert result.body is not None
@@ -49,7 +50,7 @@ def test_a_good_answer_is_fetched_by_post(responder: TestResponder, pki: Pki, fe
 
 
 def test_rfc5019_get_is_an_option(responder: TestResponder, pki: Pki) -> None:
-    request = pki.pair.ocsp_request()
+    request = ocsp_request(pki.pair)
     assert get_url("http://h/ocsp", request).startswith("http://h/ocsp/")
     assert get_url("http://h/", request).count("//") == 1
     with Fetcher(FetchOptions(method="GET", timeout=2)) as fetcher:
@@ -75,7 +76,7 @@ def test_fetch_failures_are_outcomes_with_a_reason(
 ) -> None:
     responder.configure(fault=fault)
     started = time.monotonic()
-    result = fetcher.fetch(responder.url, pki.pair.ocsp_request())
+    result = fetcher.fetch(responder.url, ocsp_request(pki.pair))
     elapsed = time.monotonic() - started
     assert result.reason == reason, result.message
     assert not result.ok
@@ -88,7 +89,7 @@ def test_a_slow_loris_body_cannot_pass_the_deadline(responder: TestResponder, pk
     responder.configure(fault="slow_body")
     with Fetcher(FetchOptions(timeout=30)) as fetcher:
         started = time.monotonic()
-        result = fetcher.fetch(responder.url, pki.pair.ocsp_request(), deadline=started + 0.8)
+        result = fetcher.fetch(responder.url, ocsp_request(pki.pair), deadline=started + 0.8)
         elapsed = time.monotonic() - started
     assert result.reason == "timeout"
     assert "bytes read" in result.message
@@ -96,14 +97,14 @@ def test_a_slow_loris_body_cannot_pass_the_deadline(responder: TestResponder, pk
 
 
 def test_no_attempt_starts_when_the_deadline_has_passed(responder: TestResponder, pki: Pki, fetcher: Fetcher) -> None:
-    result = fetcher.fetch(responder.url, pki.pair.ocsp_request(), deadline=time.monotonic() - 1)
+    result = fetcher.fetch(responder.url, ocsp_request(pki.pair), deadline=time.monotonic() - 1)
     assert result.reason == "deadline"
     assert responder_stats(responder.url)["requests"] == 0
 
 
 def test_a_declared_body_over_the_cap_is_not_read(responder: TestResponder, pki: Pki) -> None:
     with Fetcher(FetchOptions(max_size=100)) as fetcher:
-        result = fetcher.fetch(responder.url, pki.pair.ocsp_request())
+        result = fetcher.fetch(responder.url, ocsp_request(pki.pair))
     assert result.reason == "oversized"
     assert "cap of 100 bytes" in result.message
 
@@ -112,19 +113,19 @@ def test_a_refused_connection_is_a_connection_error(pki: Pki, fetcher: Fetcher) 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    result = fetcher.fetch(f"http://127.0.0.1:{port}/", pki.pair.ocsp_request())
+    result = fetcher.fetch(f"http://127.0.0.1:{port}/", ocsp_request(pki.pair))
     assert result.reason == "connection_error"
     assert f"127.0.0.1:{port}" in result.message
 
 
 def test_redirects_are_not_followed_unless_enabled(redirector: str, responder: TestResponder, pki: Pki) -> None:
     with Fetcher(FetchOptions(timeout=2)) as fetcher:
-        refused = fetcher.fetch(redirector, pki.pair.ocsp_request())
+        refused = fetcher.fetch(redirector, ocsp_request(pki.pair))
     assert refused.reason == "http_307"
     assert "not followed" in refused.message
     assert responder_stats(responder.url)["requests"] == 0
     with Fetcher(FetchOptions(timeout=2, follow_redirects=True)) as fetcher:
-        followed = fetcher.fetch(redirector, pki.pair.ocsp_request())
+        followed = fetcher.fetch(redirector, ocsp_request(pki.pair))
     assert followed.ok, followed.message
 
 
@@ -139,7 +140,7 @@ def test_the_proxy_option_sends_requests_through_the_proxy(responder: TestRespon
         sock.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}/"
     with Fetcher(FetchOptions(timeout=2, proxy=responder.url, trust_env=False)) as fetcher:
-        result = fetcher.fetch(closed, pki.pair.ocsp_request())
+        result = fetcher.fetch(closed, ocsp_request(pki.pair))
     assert result.ok, result.message  # the responder, acting as the proxy, answered
     assert responder_stats(responder.url)["requests"] == 1
 
@@ -152,6 +153,6 @@ def test_environment_proxies_apply(responder: TestResponder, pki: Pki, monkeypat
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
     with Fetcher(FetchOptions(timeout=2)) as fetcher:
-        assert fetcher.fetch(closed, pki.pair.ocsp_request()).ok
+        assert fetcher.fetch(closed, ocsp_request(pki.pair)).ok
     with Fetcher(FetchOptions(timeout=2, trust_env=False)) as fetcher:
-        assert fetcher.fetch(closed, pki.pair.ocsp_request()).reason == "connection_error"
+        assert fetcher.fetch(closed, ocsp_request(pki.pair)).reason == "connection_error"

@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+from ocsp_staple.aia import ocsp_request
 from ocsp_staple.central.fetch import ACCEPT_ENCODING, Fetcher, FetchOptions
 from ocsp_staple.central.freeze import freeze
 from ocsp_staple.central.options import RefreshOptions
@@ -41,7 +42,7 @@ def test_a_body_compressed_as_declared_is_decoded(
     encoding: str, responder: TestResponder, pki: Pki, fetcher: Fetcher
 ) -> None:
     responder.configure(encoding=encoding)
-    result = fetcher.fetch(responder.url, pki.pair.ocsp_request())
+    result = fetcher.fetch(responder.url, ocsp_request(pki.pair))
     assert result.ok, result.message
     assert result.body is not None
     assert validate(result.body, pki.pair, now=pki.now).valid
@@ -62,7 +63,7 @@ def test_a_body_that_lies_about_its_encoding_is_a_named_fetch_failure(
     encoding: str, says: str, responder: TestResponder, pki: Pki, fetcher: Fetcher
 ) -> None:
     responder.configure(encoding=encoding)
-    result = fetcher.fetch(responder.url, pki.pair.ocsp_request())
+    result = fetcher.fetch(responder.url, ocsp_request(pki.pair))
     assert (result.reason, result.body) == ("content_encoding", None)
     assert says in result.message
     assert result.message.startswith(responder.url)
@@ -74,7 +75,7 @@ def test_a_compressed_body_without_content_encoding_is_judged_malformed(
 ) -> None:
     """Nothing is guessed: undeclared gzip reaches the policy as the bytes it is, and fails there."""
     responder.configure(encoding="unlabelled_gzip")
-    result = fetcher.fetch(responder.url, pki.pair.ocsp_request())
+    result = fetcher.fetch(responder.url, ocsp_request(pki.pair))
     assert result.ok, result.message
     assert result.body is not None
     assert validate(result.body, pki.pair, now=pki.now).codes[0] == "malformed"
@@ -83,7 +84,7 @@ def test_a_compressed_body_without_content_encoding_is_judged_malformed(
 def test_a_gzip_bomb_stops_at_the_cap_on_the_decoded_body(responder: TestResponder, pki: Pki) -> None:
     """48 MiB of zeros in about 48 KiB of gzip: under the wire cap, far over the decoded one; memory stays small."""
     responder.configure(encoding="gzip_bomb")
-    request = pki.pair.ocsp_request()
+    request = ocsp_request(pki.pair)
     with Fetcher(FetchOptions(timeout=5.0)) as fetcher:
         fetcher.fetch(responder.url, request)  # warm up: sessions, imports, the responder's cached bomb
         tracemalloc.start()

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from ocsp_staple.aia import ocsp_request
 from ocsp_staple.central.fetch import Fetcher, FetchOptions
 from ocsp_staple.errors import InputError
 from ocsp_staple.policy import validate
@@ -38,9 +39,9 @@ def test_it_binds_loopback_only(pki: Pki, host: str) -> None:
 
 def test_stats_count_requests_and_faults(responder: TestResponder, pki: Pki) -> None:
     assert responder_stats(responder.url)["requests"] == 0
-    ask(responder.url, pki.pair.ocsp_request())
+    ask(responder.url, ocsp_request(pki.pair))
     responder.configure(fault="try_later")
-    assert ask(responder.url, pki.pair.ocsp_request()) == b"\x30\x03\x0a\x01\x03"
+    assert ask(responder.url, ocsp_request(pki.pair)) == b"\x30\x03\x0a\x01\x03"
     stats = responder_stats(responder.url)
     assert stats["requests"] == 2
     assert stats["faults"] == {"good": 1, "try_later": 1}
@@ -50,11 +51,11 @@ def test_stats_count_requests_and_faults(responder: TestResponder, pki: Pki) -> 
 def test_answers_any_serial_of_its_ca_and_lists_revoked_ones(responder: TestResponder, pki: Pki) -> None:
     other = forge.make_leaf(pki.ca, "other.example.org", now=NOW, serial=0xBEEF)
     pair = forge_pair(other, pki)
-    assert validate(ask(responder.url, pair.ocsp_request()), pair, now=NOW).valid
+    assert validate(ask(responder.url, ocsp_request(pair)), pair, now=NOW).valid
     responder.configure(revoked=["be:ef"])
-    verdict = validate(ask(responder.url, pair.ocsp_request()), pair, now=NOW)
+    verdict = validate(ask(responder.url, ocsp_request(pair)), pair, now=NOW)
     assert verdict.codes == ["revoked"]
-    assert validate(ask(responder.url, pki.pair.ocsp_request()), pki.pair, now=NOW).valid
+    assert validate(ask(responder.url, ocsp_request(pki.pair)), pki.pair, now=NOW).valid
 
 
 def forge_pair(leaf: forge.Issued, pki: Pki) -> object:
@@ -68,11 +69,11 @@ def test_another_ca_is_answered_unauthorized(responder: TestResponder, pki: Pki)
     from ..conftest import pair_of
 
     pair = pair_of(stranger, pki.other_ca)
-    assert validate(ask(responder.url, pair.ocsp_request()), pair, now=NOW).codes == ["unauthorized"]
+    assert validate(ask(responder.url, ocsp_request(pair)), pair, now=NOW).codes == ["unauthorized"]
 
 
 def test_sha256_cert_ids_are_answered_in_kind(responder: TestResponder, pki: Pki) -> None:
-    verdict = validate(ask(responder.url, pki.pair.ocsp_request("sha256")), pki.pair, now=NOW)
+    verdict = validate(ask(responder.url, ocsp_request(pki.pair, "sha256")), pki.pair, now=NOW)
     assert verdict.valid
     assert verdict.facts.cert_id is not None
     assert verdict.facts.cert_id.hash_algorithm == "sha256"
@@ -80,7 +81,7 @@ def test_sha256_cert_ids_are_answered_in_kind(responder: TestResponder, pki: Pki
 
 def test_a_delegated_signer_signs_when_given(pki: Pki) -> None:
     with TestResponder(pki.ca.cert, signer=pki.responder, clock=lambda: NOW) as server:
-        verdict = validate(ask(server.url, pki.pair.ocsp_request()), pki.pair, now=NOW)
+        verdict = validate(ask(server.url, ocsp_request(pki.pair)), pki.pair, now=NOW)
         assert verdict.valid
         assert verdict.facts.signer_delegated is True
         with pytest.raises(InputError, match="need the CA key"):
@@ -89,7 +90,7 @@ def test_a_delegated_signer_signs_when_given(pki: Pki) -> None:
 
 def test_the_validity_window_is_configurable(responder: TestResponder, pki: Pki) -> None:
     responder.configure(validity="2d")
-    verdict = validate(ask(responder.url, pki.pair.ocsp_request()), pki.pair, now=NOW)
+    verdict = validate(ask(responder.url, ocsp_request(pki.pair)), pki.pair, now=NOW)
     assert verdict.facts.next_update is not None
     assert verdict.facts.this_update is not None
     assert (verdict.facts.next_update - verdict.facts.this_update).total_seconds() == 2 * 86400
@@ -98,7 +99,7 @@ def test_the_validity_window_is_configurable(responder: TestResponder, pki: Pki)
 def test_latency_delays_every_answer(responder: TestResponder, pki: Pki) -> None:
     responder.configure(latency="150ms")
     started = time.monotonic()
-    ask(responder.url, pki.pair.ocsp_request())
+    ask(responder.url, ocsp_request(pki.pair))
     assert time.monotonic() - started >= 0.15
 
 
@@ -138,14 +139,14 @@ def test_a_control_file_switches_the_behaviour_at_runtime(pki: Pki, tmp_path: Pa
     control = tmp_path / "control.json"
     control.write_text(json.dumps({"fault": "try_later"}))
     with TestResponder(pki.ca, control=str(control), clock=lambda: NOW) as server:
-        assert ask(server.url, pki.pair.ocsp_request()) == forge.unsuccessful("try_later")
+        assert ask(server.url, ocsp_request(pki.pair)) == forge.unsuccessful("try_later")
         control.write_text(json.dumps({"sequence": ["good", "bad_signature"]}))
         os.utime(control, ns=(time.time_ns(), time.time_ns() + 10**9))
-        codes = [validate(ask(server.url, pki.pair.ocsp_request()), pki.pair, now=NOW).codes for _ in range(3)]
+        codes = [validate(ask(server.url, ocsp_request(pki.pair)), pki.pair, now=NOW).codes for _ in range(3)]
         assert codes == [[], ["bad_signature"], []]
         control.write_text("{not json")
         os.utime(control, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
-        assert validate(ask(server.url, pki.pair.ocsp_request()), pki.pair, now=NOW).codes == ["bad_signature"]
+        assert validate(ask(server.url, ocsp_request(pki.pair)), pki.pair, now=NOW).codes == ["bad_signature"]
         stats = server.stats()
         assert (stats["control_loads"], stats["control_errors"]) == (2, 1)
 
@@ -173,7 +174,7 @@ def test_it_runs_as_a_command_and_prints_its_url(pki_dir: tuple[Pki, Path]) -> N
         assert process.stdout is not None
         url = readline(process.stdout, 30, "the responder's URL line")
         assert url.startswith("http://127.0.0.1:")
-        verdict = validate(ask(url, pki.pair.ocsp_request()), pki.pair, now=dt.datetime.now(dt.UTC))  # its clock
+        verdict = validate(ask(url, ocsp_request(pki.pair)), pki.pair, now=dt.datetime.now(dt.UTC))  # its clock
         assert verdict.codes == ["unknown_status"]
         with urllib.request.urlopen(url + "_stats", timeout=scaled(10)) as reply:
             assert json.loads(reply.read())["faults"] == {"unknown": 1}
@@ -210,7 +211,7 @@ def test_the_command_serves_compressed_answers_without_next_update(pki_dir: tupl
         assert process.stdout is not None
         url = readline(process.stdout, 30, "the responder's URL line")
         with Fetcher(FetchOptions(timeout=3)) as fetcher:
-            result = fetcher.fetch(url, pki.pair.ocsp_request())
+            result = fetcher.fetch(url, ocsp_request(pki.pair))
         assert result.ok, result.message
         assert "(gzip, " in result.message
         assert result.body is not None

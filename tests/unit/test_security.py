@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from ocsp_staple import cli
+from ocsp_staple.aia import ocsp_request
 from ocsp_staple.central.fetch import Fetcher, FetchOptions
 from ocsp_staple.central.options import RefreshOptions
 from ocsp_staple.central.refresh import run
@@ -296,4 +297,4 @@ def test_responder_urls_are_http_or_https_only(url: str, pki: Pki) -> None:
     with pytest.raises(InputError, match=r"not allowed|no host"):
         check_url(url)
     with Fetcher(FetchOptions(timeout=1)) as fetcher, pytest.raises(InputError):
-        fetcher.fetch(url, pki.pair.ocsp_request())  # the fetcher checks again: no caller can skip it
+        fetcher.fetch(url, ocsp_request(pki.pair))  # the fetcher checks again: no caller can skip it

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ocsp_staple.aia import is_must_staple, ocsp_urls
 from ocsp_staple.certs import load_pair
 from ocsp_staple.node.live import fetch_served_staple
 
@@ -29,10 +30,10 @@ def test_demo_pki_has_the_three_kinds_of_leaf(demo_pki: DemoPki) -> None:
     www = load_pair(demo_pki.leaves["www.demo.test"].fullchain)
     must = load_pair(demo_pki.leaves["must-staple.demo.test"].cert, demo_pki.ca_cert)
     none = load_pair(demo_pki.leaves["no-ocsp.demo.test"].fullchain)
-    assert www.ocsp_urls == [demo_pki.ocsp_url]
-    assert not www.must_staple
-    assert must.must_staple
-    assert none.ocsp_urls == []
+    assert ocsp_urls(www.leaf) == [demo_pki.ocsp_url]
+    assert not is_must_staple(www.leaf)
+    assert is_must_staple(must.leaf)
+    assert ocsp_urls(none.leaf) == []
     for key in [demo_pki.ca_key, demo_pki.responder_key, *(leaf.key for leaf in demo_pki.leaves.values())]:
         assert stat.S_IMODE(Path(key).stat().st_mode) == 0o600, key
 
@@ -44,7 +45,7 @@ def test_demo_pki_is_reused_unless_the_url_changes(tmp_path: Path) -> None:
     assert Path(again.ca_cert).read_bytes() == ca_pem
     moved = write_demo_pki(tmp_path, ocsp_url="http://127.0.0.1:9999/", now=WALL_NOW)
     assert Path(moved.ca_cert).read_bytes() != ca_pem
-    assert load_pair(moved.leaves["www.demo.test"].fullchain).ocsp_urls == ["http://127.0.0.1:9999/"]
+    assert ocsp_urls(load_pair(moved.leaves["www.demo.test"].fullchain).leaf) == ["http://127.0.0.1:9999/"]
 
 
 @pytest.fixture

@@ -21,12 +21,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from ..aia import ocsp_request
+from ..argspecs import LIFETIME
 from ..certs import CertPair, iso
 from ..compat import require_aware
 from ..durations import assumed_lifetime
 from ..errors import StoreError
 from ..policy import Facts, Problem, Verdict, validate
-from ..spec import LIFETIME, CertificateSpec
+from ..spec import CertificateSpec
 from .fetch import Fetcher, FetchOptions
 from .options import RefreshOptions
 from .results import Attempt
@@ -187,7 +189,7 @@ class Asker:
         out = Collected()
         if self.fetcher is None or not urls:  # an observing Asker (refresh.observe) asks nobody
             return out
-        request = pair.ocsp_request()
+        request = ocsp_request(pair)
         number = 0
         for round_number in range(1, o.attempts + 1):
             if round_number > 1 and not self.backoff(round_number):

@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from ..aia import is_must_staple
 from ..certs import CertPair, iso, load_pair
 from ..compat import require_aware
 from ..errors import InputError, OcspStapleError, StoreError
@@ -195,7 +196,7 @@ class _Freezer:
         if not self.explicit and not responder_urls(spec, pair):
             # Freezing "everything": a certificate without OCSP has nothing to pin (stapling is off for it);
             # a Must-Staple one goes on and fails below, as in the refresh.
-            failed, message = without_url(name, pair.subject, must_staple=pair.must_staple)
+            failed, message = without_url(name, pair.subject, must_staple=is_must_staple(pair.leaf))
             if not failed:
                 result.action, result.message = "not_applicable", message.replace("nothing to staple", "nothing to pin")
                 return

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..argspecs import LIFETIME
 from ..durations import parse_duration
 from ..errors import InputError
 from ..policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING
-from ..spec import LIFETIME
 from .fetch import DEFAULT_MAX_SIZE
 
 DEFAULT_CRITICAL_REMAINING = 6 * 3600

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..aia import is_must_staple
 from ..certs import iso
 from ..errors import OcspStapleError, StoreError
 from ..policy import Verdict, human_duration
@@ -81,11 +82,11 @@ class _Run:
         o = self.options
         name = spec.name
         pair = load_certificate(spec, now=self.ask.now())
-        result.must_staple = pair.must_staple
+        result.must_staple = is_must_staple(pair.leaf)
         urls = responder_urls(spec, pair)
         result.url, result.urls = (urls[0] if urls else None), urls
         if not urls:
-            result.failed, result.message = without_url(name, pair.subject, must_staple=pair.must_staple)
+            result.failed, result.message = without_url(name, pair.subject, must_staple=is_must_staple(pair.leaf))
             result.action = "failed" if result.failed else "not_applicable"
             self._record_without_url(name, result)
             return

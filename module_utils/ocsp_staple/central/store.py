@@ -28,7 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..certs import is_must_staple, iso, ocsp_urls, read_pem_file, subject_text
+from ..aia import is_must_staple, ocsp_urls
+from ..certs import iso, read_pem_file, subject_text
 from ..errors import InputError, StoreError
 from ..fsutil import atomic_write, read_bytes
 from ..names import check_name, is_name

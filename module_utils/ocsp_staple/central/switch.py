@@ -2,7 +2,7 @@
 
 :func:`set_switch` records or removes the switch that ``store.switch_for`` reads and the plan
 obeys, so stapling switched off in an emergency stays off through later scheduled runs until
-enabled again. Disabling a Must-Staple certificate is refused by ``plan.decide`` unless forced.
+enabled again. Disabling a Must-Staple certificate is refused by ``spec.refuse_disabling_must_staple`` unless forced.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..aia import is_must_staple
 from ..certs import iso, load_pair
 from ..compat import require_aware
 from ..errors import InputError, StoreError
 from ..fsutil import atomic_write
 from ..names import check_name
-from ..plan import decide
-from ..spec import CertificateSpec, responder_url
+from ..spec import CertificateSpec, refuse_disabling_must_staple
 from .lock import locked
 from .store import FILE_MODE, SWITCH, json_bytes, read_switch
 
@@ -50,7 +50,7 @@ def set_switch(
     """Record (``enabled=False``) or remove (``enabled=True``) the disable switch in ``<root>/stapling.json``.
 
     ``names`` None means every certificate. Disabling needs a ``reason``; each of
-    ``certificates`` the switch covers is loaded and judged by ``plan.decide``, which refuses a
+    ``certificates`` the switch covers is loaded and judged by ``spec.refuse_disabling_must_staple``, which refuses a
     Must-Staple certificate unless ``force_disable_must_staple`` (the consent is recorded).
     Nothing is written when the switch already says so (``changed`` False).
     """
@@ -63,14 +63,8 @@ def set_switch(
         covered = [s for s in certificates if chosen is None or s.name in chosen]
         for spec in covered:
             pair = load_pair(spec.certificate, spec.issuer)
-            decide(
-                spec.name,
-                enabled=False,
-                frozen=False,
-                has_responder=bool(responder_url(spec, pair)),
-                must_staple=pair.must_staple,
-                force_disable_must_staple=force_disable_must_staple,
-            )
+            must_staple = is_must_staple(pair.leaf)
+            refuse_disabling_must_staple(spec.name, must_staple=must_staple, force=force_disable_must_staple)
     path = os.path.join(root, SWITCH)
     context = contextlib.nullcontext() if check_mode else _switch_lock(root, lock_timeout)
     with context:

@@ -30,12 +30,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..aia import is_must_staple
+from ..argspecs import LIFETIME
 from ..central.store import Store, deploy_view, names
 from ..certs import iso, load_pair
 from ..durations import assumed_lifetime
 from ..errors import OcspStapleError
 from ..policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Verdict, human_duration, validate
-from ..spec import LIFETIME, NO_URL, CertificateSpec, responder_url
+from ..spec import NO_URL, CertificateSpec, responder_url
 from ..times import recorded_time
 from .check import (
     CRITICAL,
@@ -158,7 +160,7 @@ def check_certificate(
         return CertificateCheck(name, UNKNOWN, f"{name}: {exc}")
 
     if responder_url(spec, pair) is None:
-        if pair.must_staple:
+        if is_must_staple(pair.leaf):
             return CertificateCheck(
                 name,
                 CRITICAL,

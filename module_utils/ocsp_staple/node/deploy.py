@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..argspecs import LIFETIME
 from ..certs import load_pair
 from ..der import from_base64
 from ..durations import assumed_lifetime
@@ -22,7 +23,6 @@ from ..fsutil import atomic_write, read_bytes
 from ..names import check_names
 from ..policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING
 from .install import InstallPlan, StapleRejected, apply_install, plan_install
-from .served import LIFETIME, run_checks
 
 SNIPPET_MODE = 0o644
 DIR_MODE = 0o755
@@ -233,16 +233,13 @@ def deploy(
     mode: int = SNIPPET_MODE,
     owner: int | None = None,
     group: int | None = None,
-    checks: Sequence[Mapping[str, Any]] | None = None,
-    verify_host: str = "127.0.0.1",
-    verify_port: int = 443,
-    verify_timeout: float = 10.0,
     check_mode: bool = False,
     diff: bool = False,
     assume_lifetime: int | None = None,
 ) -> DeployOutcome:
-    """Plan, refuse or write; ``reload`` when bytes change. Nothing to change and ``checks``: ask nginx
-    what it serves - other bytes than the files (a failed reload) mean ``reload``, other failures fail."""
+    """Plan, refuse or write; ``reload`` when staple bytes or snippet text change. What nginx then
+    serves is checked by the caller (``ocsp_served_info``, node/served.py): the TLS client is not
+    shipped with this step."""
     plan = plan_node(
         certificates,
         now=now,
@@ -253,34 +250,12 @@ def deploy(
         group=group,
         assume_lifetime=assume_lifetime,
     )
-    result: dict[str, Any] = {"changed": plan.changed, "reload": plan.content_changed, "verified": False}
+    result: dict[str, Any] = {"changed": plan.changed, "reload": plan.content_changed}
     result["certificates"] = plan.summary()
     if diff:
         result["diff"] = plan.diff()
     if plan.rejections:
         return DeployOutcome(result, "; ".join(plan.rejections) + " (nothing written on this node)")
-    if plan.changed:
-        if not check_mode:
-            apply_node(plan)
-        return DeployOutcome(result)
-    if not checks:
-        return DeployOutcome(result)
-    served, failures = run_checks(
-        [dict(check) for check in checks],
-        host=verify_host,
-        default_port=verify_port,
-        timeout=verify_timeout,
-        now=now,
-        min_remaining=min_remaining,
-        clock_skew=clock_skew,
-        require_valid=True,
-        assume_lifetime=assume_lifetime,
-    )
-    result["served"] = served
-    if any(item.get("matches") is False for item in served):
-        result["reload"] = True
-        return DeployOutcome(result)
-    if failures:
-        return DeployOutcome(result, "; ".join(failures))
-    result["verified"] = True
+    if plan.changed and not check_mode:
+        apply_node(plan)
     return DeployOutcome(result)

@@ -26,6 +26,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from ..argspecs import LIFETIME
 from ..certs import CertPair, subject_text
 from ..fsutil import read_bytes
 from ..policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Verdict, validate
@@ -33,8 +34,6 @@ from .live import Served
 
 #: The hint appended when the served bytes are not the deployed ones.
 NOT_RELOADED = "nginx was not reloaded or the reload failed"
-#: The per-certificate key of ``assume_lifetime_without_next_update`` (spec.LIFETIME, not shipped to nodes).
-LIFETIME = "assume_lifetime_without_next_update"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -209,13 +208,16 @@ def run_checks(
     clock_skew: int = DEFAULT_CLOCK_SKEW,
     require_valid: bool = False,
     assume_lifetime: int | None = None,
+    tolerate_stale: bool = False,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Handshake with and judge each check (server_name, port, expect_file, certificate, issuer, name,
     assume_lifetime_without_next_update: its own, else ``assume_lifetime``, durations.assumed_lifetime).
 
     Returns every result (``ServedReport.as_dict()``, or ``{"failed": True, "msg": …}`` for
     an endpoint that cannot be reached or a certificate that cannot be read) and the
-    one-line failures. ``ocsp_served_info`` and ``ocsp_deploy`` both call this.
+    one-line failures. With ``tolerate_stale``, served bytes that differ from a deployed file
+    (:func:`stale`: an earlier reload failed) are not failures: the caller reloads, then checks
+    again without it. ``ocsp_served_info`` calls this (the role's verify step, before and after a reload).
     """
     from ..certs import load_pair
     from ..durations import assumed_lifetime
@@ -253,4 +255,12 @@ def run_checks(
         failure = report.failure(require_valid=require_valid)
         if failure:
             failures.append(failure)
+    if tolerate_stale and stale(results):
+        return results, []
     return results, failures
+
+
+def stale(results: list[dict[str, Any]]) -> bool:
+    """True when some endpoint serves other bytes than its deployed file: nginx holds an old config
+    (an earlier reload failed or never ran) and must be tested and reloaded."""
+    return any(item.get("matches") is False for item in results)
