@@ -11,9 +11,10 @@ description:
   - The emergency workaround of the 2015-08-20 incident as one task, on the central host.
   - O(state=frozen) obtains a valid staple for each selected certificate and pins it - C(pin.json)
     (who, when, why, source, the staple's facts) and the pinned file in the certificate's store
-    directory. With O(source=fetch) the CA is asked up to O(attempts) times within O(deadline)
-    (the refresh's own fetch and validation) and the valid answer with the latest effective expiry
-    wins; O(source=current) pins today's C(current.der) after validating it again. Fail closed -
+    directory. With O(source=fetch) the CA is asked until a valid answer comes or O(deadline) passes
+    (O(attempts) caps the rounds when set), then up to 3 rounds in all for a longer-lived one (the
+    refresh's own fetch and validation); the valid answer with the latest effective expiry wins;
+    O(source=current) pins today's C(current.der) after validating it again. Fail closed -
     without a valid staple nothing is pinned and the task fails.
   - While a pin exists, M(ocsp_response) keeps fetching and recording verdicts in C(state.json) but
     never changes what is deployed, and the role deploys the pinned staple with stapling forced on.
@@ -53,10 +54,11 @@ options:
     default: fetch
   attempts:
     description:
-      - Answers to ask for per certificate with O(source=fetch). Retries back off from 0.25 s doubling to 2 s
-        (faster than the scheduled refresh, an operator is waiting); all certificates are asked concurrently.
+      - An optional cap on the rounds of asking per certificate with O(source=fetch). Without it the
+        CA is asked until a valid answer comes or O(deadline) passes - a fixed small count fails too often
+        against a responder that is mostly faulty. Retries back off from 0.25 s doubling to 2 s (faster
+        than the scheduled refresh, an operator is waiting); all certificates are asked concurrently.
     type: int
-    default: 10
 attributes:
   check_mode:
     support: full
@@ -87,7 +89,6 @@ EXAMPLES = r"""
       - name: www.example.org
         certificate: /etc/ssl/www.example.org/fullchain.pem
     reason: "CA responder signs with an expiring certificate (INC-2015-0820)"
-    attempts: 20
     deadline: 5m
 
 - name: Pin today's known-good staple of one certificate
@@ -163,7 +164,7 @@ def main() -> None:
             "state": {"type": "str", "choices": ["frozen", "thawed"], "default": "frozen"},
             **AUDIT,
             "source": {"type": "str", "choices": ["fetch", "current"], "default": "fetch"},
-            "attempts": {"type": "int", "default": 10},
+            "attempts": {"type": "int"},
             **POLICY,
             **FETCH,
         },

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from ocsp_staple.spec import CertificateSpec
 from testbed import forge
 from testbed.ocsp_responder import TestResponder
 
-from ..conftest import NOW, Pki, responder_stats
+from ..conftest import NOW, Pki, responder_stats, scaled
 
 WHO = "alice@ops1"
 
@@ -106,6 +107,52 @@ def test_fetch_with_a_faulty_mix_pins_the_longest_lived_valid_answer(
     assert verdict.facts.expires_at is not None
     assert iso(verdict.facts.expires_at) == max(f["expires_at"] for f in valid)
     assert verdict.facts.expires_at == verdict.facts.next_update, "the full-lived answer won, not short_lived"
+
+
+def test_freeze_asks_until_a_valid_answer_not_a_fixed_count(
+    spec: CertificateSpec, responder: TestResponder, tmp_path: Path
+) -> None:
+    # 70 % faults make a run of 10+ faults likely enough across a fleet's certificates: a fixed count
+    # of 10 fails here where the uncapped freeze (the module's default) asks on and pins.
+    responder.configure(sequence=["try_later"] * 14 + ["good"])
+    capped = do_freeze(spec, tmp_path, attempts=10)
+    assert capped.certificates[0].failed
+    assert capped.certificates[0].message.endswith("in 10 attempts (try_later x10)"), capped.certificates[0].message
+    (cert,) = do_freeze(spec, tmp_path, attempts=None).certificates
+    assert cert.action == "pinned", cert.message
+    assert [a.reason for a in cert.attempts] == ["try_later"] * 4 + ["ok"]  # 10 asked above, 4 + good here
+
+
+def test_the_uncapped_freeze_stops_at_its_deadline(
+    spec: CertificateSpec, responder: TestResponder, tmp_path: Path
+) -> None:
+    responder.configure(fault="try_later")
+    started = time.monotonic()
+    (cert,) = do_freeze(spec, tmp_path, attempts=None, deadline=1.5).certificates
+    elapsed = time.monotonic() - started
+    assert cert.failed
+    assert elapsed < scaled(5.0), elapsed
+    assert len(cert.attempts) >= 3, "backoff 0.01 s leaves room for many rounds in 1.5 s"
+    assert f"try_later x{len(cert.attempts)})" in cert.message, cert.message
+
+
+@pytest.mark.parametrize(
+    ("sequence", "wins"),
+    [
+        (["short_lived", "try_later", "good"], "good"),  # the full-lived one within the compare rounds
+        (["short_lived", "try_later", "try_later", "good"], "short_lived"),  # 3 rounds in all, then the best so far
+    ],
+)
+def test_the_uncapped_freeze_compares_a_few_rounds_once_it_has_a_valid_answer(
+    spec: CertificateSpec, responder: TestResponder, pki: Pki, tmp_path: Path, sequence: list[str], wins: str
+) -> None:
+    responder.configure(sequence=sequence)
+    (cert,) = do_freeze(spec, tmp_path, attempts=None).certificates
+    assert cert.action == "pinned", cert.message
+    assert len(cert.attempts) == 3
+    verdict = validate((tmp_path / "www" / pin_json(tmp_path)["staple"]).read_bytes(), pki.pair, now=NOW)
+    full_lived = verdict.facts.expires_at == verdict.facts.next_update
+    assert full_lived is (wins == "good")
 
 
 def test_nothing_valid_fails_closed_and_keeps_the_old_pin(

@@ -105,6 +105,10 @@ def judge(
         cache[data] = verdict
     return verdict
 
+#: The most rounds one certificate is asked in one run, whatever the options (a bounded loop).
+MAX_ROUNDS = 1000
+
+
 @dataclass
 class Collected:
     """The answers of one certificate's attempts: every attempt, the valid ones, the rejected ones."""
@@ -163,7 +167,7 @@ class Asker:
 
     def backoff(self, number: int) -> bool:
         """Sleep before attempt ``number`` (2, 3, ...); False when the deadline leaves no room."""
-        step = min(self.options.backoff_max, self.options.backoff * 2 ** (number - 2))
+        step = min(self.options.backoff_max, self.options.backoff * 2 ** min(number - 2, 32))
         with self.rng_lock:
             delay = step / 2 + self.rng.uniform(0, step / 2)
         if self.monotonic() + delay + 0.1 >= self.deadline_at:
@@ -178,12 +182,14 @@ class Asker:
         spec: CertificateSpec,
         judged: dict[bytes, Verdict] | None = None,
     ) -> Collected:
-        """Ask up to ``attempts`` times inside the deadline, judging every answer.
+        """Ask in rounds inside the deadline, judging every answer.
 
-        Each attempt asks ``urls`` in order until one gives a valid answer (a failed fetch or a
-        rejected answer moves on to the next URL at once); backoff only between attempts. Stops
+        Each round asks ``urls`` in order until one gives a valid answer (a failed fetch or a
+        rejected answer moves on to the next URL at once); backoff only between rounds. Stops
         early on a valid answer whose signer outlives its nextUpdate (nothing later can be much
-        longer-lived); otherwise keeps asking for a longer-lived one.
+        longer-lived); otherwise keeps asking for a longer-lived one: up to ``attempts`` rounds,
+        or, without that cap (the freeze), until a valid answer or the deadline and then up to
+        ``compare_rounds`` rounds in all.
         """
         o = self.options
         out = Collected()
@@ -191,7 +197,13 @@ class Asker:
             return out
         request = ocsp_request(pair)
         number = 0
-        for round_number in range(1, o.attempts + 1):
+        round_number = 0
+        while round_number < MAX_ROUNDS:  # the deadline ends it; the bound holds even on a stopped clock
+            round_number += 1
+            if o.attempts is not None and round_number > o.attempts:
+                break
+            if o.attempts is None and out.candidates and round_number > o.compare_rounds:
+                break
             if round_number > 1 and not self.backoff(round_number):
                 break
             for url in urls:

@@ -2,11 +2,12 @@
 
 The 2015 workaround as one call (DESIGN.md, "Emergency controls"):
 
-* **freeze** obtains a staple and pins it: ``source="fetch"`` asks the CA up to
-  ``attempts`` times inside the ``deadline`` with the refresh run's own machinery
-  (:class:`asker.Asker`: the same fetch, validation and retry) and takes the valid answer
-  with the latest effective expiry; ``source="current"`` takes today's ``current.der``,
-  judged again by :func:`policy.validate`. Fail closed: nothing valid, nothing pinned.
+* **freeze** obtains a staple and pins it: ``source="fetch"`` asks the CA until it has a valid
+  answer or the ``deadline`` passes (``attempts``, when set, caps the rounds), with the refresh
+  run's own machinery (:class:`asker.Asker`: the same fetch, validation and retry), then a few
+  rounds more for a longer-lived one, and takes the valid answer with the latest effective expiry;
+  ``source="current"`` takes today's ``current.der``, judged again by :func:`policy.validate`.
+  Fail closed: nothing valid, nothing pinned.
   The pin is ``<store>/<name>/pin.json`` (the Pin contract of store.py: a JSON object whose
   ``staple`` names the pinned file) plus the pinned file ``pinned-<sha256 prefix>.der``:
   the staple is written first, then pin.json (atomically), then the old pinned file is
@@ -28,6 +29,7 @@ import hashlib
 import os
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -61,7 +63,8 @@ from .store import FILE_MODE, PIN, Pin, Store, json_bytes
 from .store import names as store_names
 
 #: Backoff of the freeze's retries: an operator is waiting, so it asks again sooner than the
-#: scheduled refresh (0.5 s doubling to 8 s): 10 attempts wait about 13 s at most, not 47 s.
+#: scheduled refresh (0.5 s doubling to 8 s): 0.25 s doubling to 2 s, about 30 rounds a minute
+#: once it has reached its step (the freeze asks until the deadline, not a fixed number of times).
 FREEZE_BACKOFF = 0.25
 FREEZE_BACKOFF_MAX = 2.0
 STATES = ("frozen", "thawed")
@@ -185,7 +188,9 @@ class _Freezer:
         self._quarantine_unexpected(name, collected)
         best = collected.best
         if best is None:
-            reasons = ", ".join(a.reason for a in collected.attempts) or "no attempt within the deadline"
+            counted = Counter(a.reason for a in collected.attempts)
+            reasons = ", ".join(f"{reason} x{n}" if n > 1 else reason for reason, n in counted.most_common())
+            reasons = reasons or "no attempt within the deadline"
             asked = " or ".join(urls)
             raise InputError(f"no valid answer from {asked} in {len(collected.attempts)} attempts ({reasons})")
         return best

@@ -25,9 +25,17 @@ def _seconds(value: Any, what: str) -> float:
     except ValueError:
         raise InputError(f"{what}: expected seconds or a duration like 10s, got {value!r}") from None
 
+#: Without an ``attempts`` cap (the freeze), how many rounds in all are asked once a valid answer is in,
+#: to find a longer-lived one (asker.Asker.collect).
+COMPARE_ROUNDS = 3
+
+
 @dataclass(frozen=True)
 class RefreshOptions:
-    attempts: int = 3
+    #: Rounds of asking per certificate. None (the freeze's default): no cap - ask until a valid answer
+    #: or the deadline, then up to ``compare_rounds`` rounds in all for a longer-lived one.
+    attempts: int | None = 3
+    compare_rounds: int = COMPARE_ROUNDS
     refresh_fraction: float = 0.5
     force: bool = False
     timeout: float = 10.0
@@ -53,8 +61,10 @@ class RefreshOptions:
     assume_lifetime_without_next_update: int | None = None
 
     def __post_init__(self) -> None:
-        if not 1 <= self.attempts <= 100:
-            raise InputError(f"attempts: must be between 1 and 100, got {self.attempts!r}")
+        if self.attempts is not None and not 1 <= self.attempts <= 100:
+            raise InputError(f"attempts: must be between 1 and 100 (or none: the deadline), got {self.attempts!r}")
+        if not 1 <= self.compare_rounds <= 100:
+            raise InputError(f"compare_rounds: must be between 1 and 100, got {self.compare_rounds!r}")
         if not 0.0 < self.refresh_fraction <= 1.0:
             raise InputError(f"refresh_fraction: must be in (0, 1], got {self.refresh_fraction!r}")
         if not 1 <= self.concurrency <= 256:
