@@ -120,7 +120,8 @@ def drills(count: int, nodes: int) -> bool:
             freezes.append(seconds)
             first_try += rc == 0
             if rc != 0:
-                print(f"drill {number}: freeze.yml failed (rc {rc}): {out[-1500:]}")
+                lines = [line.strip() for line in out.splitlines() if "not frozen" in line or "fatal:" in line]
+                print(f"drill {number}: freeze.yml failed (rc {rc}): " + " | ".join(lines)[:3000])
             for name in bed.pki.leaves:
                 pin = store.read_pin(name)
                 if pin is None:

@@ -180,7 +180,6 @@ def main() -> None:
             {
                 k: p[k]
                 for k in (
-                    "attempts",
                     "timeout",
                     "deadline",
                     "min_remaining",
@@ -192,6 +191,7 @@ def main() -> None:
                 )
             },
             check_mode=module.check_mode,
+            attempts=p["attempts"],  # None (unset): no cap - ask until a valid answer or the deadline
             backoff=FREEZE_BACKOFF,
             backoff_max=FREEZE_BACKOFF_MAX,
         )
