@@ -298,7 +298,7 @@ ROWS: dict[str, tuple[Callable[[Bench], str], str]] = {
     "name ..": (name_with_dotdot, r"^certificate name '\.\.': must be 1-128 characters"),
     "store path is a file": (store_is_a_file, r"^www: \S+/not-a-dir/www/pin\.json: cannot read: Not a directory$"),
     "store read-only": (store_read_only, r"^www: store directory \S+/store/www/history: cannot create: Read-only file system$"),
-    "negative attempts": (negative_attempts, r"^attempts: must be between 1 and 100, got -1$"),
+    "negative attempts": (negative_attempts, r"^attempts: must be between 1 and 100 \(or none: the deadline\), got -1$"),
     "refresh_fraction 0": (refresh_fraction_zero, r"^refresh_fraction: must be in \(0, 1\], got 0\.0$"),
     "refresh_fraction > 1": (refresh_fraction_over_one, r"^refresh_fraction: must be in \(0, 1\], got 1\.5$"),
     "timeout not a duration": (timeout_not_a_duration, r"^timeout: expected a duration like 4h, 90m, 1d12h or seconds, got 'soon'$"),
