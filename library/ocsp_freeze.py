@@ -12,7 +12,8 @@ description:
   - O(state=frozen) obtains a valid staple for each selected certificate and pins it - C(pin.json)
     (who, when, why, source, the staple's facts) and the pinned file in the certificate's store
     directory. With O(source=fetch) the CA is asked until a valid answer comes or O(deadline) passes
-    (O(attempts) caps the rounds when set), then up to 3 rounds in all for a longer-lived one (the
+    (O(attempts) caps the rounds when set), then up to 3 rounds in all for a longer-lived one, and on
+    to the deadline while every valid answer's signer ends before half its window is left (the
     refresh's own fetch and validation); the valid answer with the latest effective expiry wins;
     O(source=current) pins today's C(current.der) after validating it again. Fail closed -
     without a valid staple nothing is pinned and the task fails.

@@ -32,7 +32,7 @@ from ..spec import CertificateSpec
 from .fetch import Fetcher, FetchOptions
 from .options import RefreshOptions
 from .results import Attempt
-from .selection import best, full_lived
+from .selection import best, full_lived, long_lived
 from .store import Store
 
 Clock = Callable[[], _dt.datetime]
@@ -188,8 +188,9 @@ class Asker:
         rejected answer moves on to the next URL at once); backoff only between rounds. Stops
         early on a valid answer whose signer outlives its nextUpdate (nothing later can be much
         longer-lived); otherwise keeps asking for a longer-lived one: up to ``attempts`` rounds,
-        or, without that cap (the freeze), until a valid answer or the deadline and then up to
-        ``compare_rounds`` rounds in all.
+        or, without that cap (the freeze), until the deadline or a :func:`selection.long_lived`
+        answer is in and ``compare_rounds`` rounds are done: a valid answer whose signer expires
+        within days is not what an operator pins while a long-lived one is one retry away.
         """
         o = self.options
         out = Collected()
@@ -202,7 +203,7 @@ class Asker:
             round_number += 1
             if o.attempts is not None and round_number > o.attempts:
                 break
-            if o.attempts is None and out.candidates and round_number > o.compare_rounds:
+            if o.attempts is None and round_number > o.compare_rounds and self._has_long_lived(out):
                 break
             if round_number > 1 and not self.backoff(round_number):
                 break
@@ -214,6 +215,11 @@ class Asker:
             if answer == "deadline" or (answer == "valid" and full_lived(out.candidates[-1][0])):
                 break
         return out
+
+    @staticmethod
+    def _has_long_lived(out: Collected) -> bool:
+        chosen = best(out.candidates)
+        return chosen is not None and long_lived(chosen[0])
 
     def _ask(
         self,

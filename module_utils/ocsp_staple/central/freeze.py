@@ -5,7 +5,8 @@ The 2015 workaround as one call (DESIGN.md, "Emergency controls"):
 * **freeze** obtains a staple and pins it: ``source="fetch"`` asks the CA until it has a valid
   answer or the ``deadline`` passes (``attempts``, when set, caps the rounds), with the refresh
   run's own machinery (:class:`asker.Asker`: the same fetch, validation and retry), then a few
-  rounds more for a longer-lived one, and takes the valid answer with the latest effective expiry;
+  rounds more for a longer-lived one (on past the first valid answer while none is
+  :func:`selection.long_lived`), and takes the valid answer with the latest effective expiry;
   ``source="current"`` takes today's ``current.der``, judged again by :func:`policy.validate`.
   Fail closed: nothing valid, nothing pinned.
   The pin is ``<store>/<name>/pin.json`` (the Pin contract of store.py: a JSON object whose
@@ -58,7 +59,7 @@ from .fetch import Fetcher
 from .options import RefreshOptions
 from .refresh import observe
 from .results import CertificateResults, Outcome, RunResult
-from .selection import better
+from .selection import better, long_lived
 from .store import FILE_MODE, PIN, Pin, Store, json_bytes
 from .store import names as store_names
 
@@ -246,6 +247,11 @@ class _Freezer:
         result.after = pin_summary(record)
         remaining = verdict.facts.remaining_seconds or 0
         result.message = f"{name}: {'frozen' if pin is None else 'pin replaced'}, {left} ({remaining // 3600} h left)"
+        if not long_lived(verdict):
+            result.message += (
+                f"; the longest-lived valid answer in the deadline, cut short by its signer {verdict.facts.signer}: "
+                "re-freeze before it ends"
+            )
         if write:
             self._write(name, data, record, pin)
 

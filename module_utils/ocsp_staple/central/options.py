@@ -25,15 +25,16 @@ def _seconds(value: Any, what: str) -> float:
     except ValueError:
         raise InputError(f"{what}: expected seconds or a duration like 10s, got {value!r}") from None
 
-#: Without an ``attempts`` cap (the freeze), how many rounds in all are asked once a valid answer is in,
-#: to find a longer-lived one (asker.Asker.collect).
+#: Without an ``attempts`` cap (the freeze), the fewest rounds asked in all once a long-lived valid
+#: answer is in, to find a longer-lived one (asker.Asker.collect; selection.long_lived).
 COMPARE_ROUNDS = 3
 
 
 @dataclass(frozen=True)
 class RefreshOptions:
     #: Rounds of asking per certificate. None (the freeze's default): no cap - ask until a valid answer
-    #: or the deadline, then up to ``compare_rounds`` rounds in all for a longer-lived one.
+    #: or the deadline; past the first valid answer it asks on until one is long-lived (selection.long_lived)
+    #: and ``compare_rounds`` rounds are done, or the deadline passes (then the longest-lived valid one wins).
     attempts: int | None = 3
     compare_rounds: int = COMPARE_ROUNDS
     refresh_fraction: float = 0.5

@@ -46,3 +46,19 @@ def best(candidates: list[tuple[Verdict, bytes]]) -> tuple[Verdict, bytes] | Non
 def full_lived(verdict: Verdict) -> bool:
     """The signer outlives nextUpdate: nothing cuts this answer's life short."""
     return verdict.facts.expires_at is not None and verdict.facts.expires_at == verdict.facts.next_update
+
+
+#: A freeze keeps asking past its first valid answer while every answer's signer ends before this
+#: share of the window is left (the monitoring check warns below 40 %; a pin should start well above).
+LONG_LIVED_SHARE = 0.5
+
+
+def long_lived(verdict: Verdict) -> bool:
+    """Worth pinning without asking on: full-lived, or its signer leaves at least half the window from now."""
+    facts = verdict.facts
+    if full_lived(verdict):
+        return True
+    if facts.this_update is None or facts.next_update is None or facts.remaining_seconds is None:
+        return False
+    window = (facts.next_update - facts.this_update).total_seconds()
+    return facts.remaining_seconds >= LONG_LIVED_SHARE * window
