@@ -55,6 +55,18 @@ def nrpe_commands(path: Path) -> dict[str, list[str]]:
     return commands
 
 
+def cron_commands(path: Path) -> list[str]:
+    """The command of each entry of a cron.d file, as cron hands it to /bin/sh (unescaped %)."""
+    out = []
+    for line in path.read_text().splitlines():
+        if not line or line.startswith("#") or "=" in line.split()[0]:
+            continue
+        fields = line.split(None, 6)
+        assert "%" not in fields[6].replace("\\%", ""), f"an unescaped % ends a cron command: {line}"
+        out.append(fields[6].replace("\\%", "%"))
+    return out
+
+
 def execute(argv: list[str]) -> subprocess.CompletedProcess[str]:
     """As NRPE would: no shell of ours, an empty environment."""
     return subprocess.run(argv, capture_output=True, text=True, env=CLEAN_ENV, timeout=scaled(120), check=False)
@@ -80,6 +92,11 @@ def test_node_check_command_runs_under_debian_python_from_the_copied_core(
     node.reload()
     command = tmp_path / "bin" / "ocsp-staple"
     nrpe = tmp_path / "nrpe" / "ocsp_stapling.cfg"
+    textfiles, cron = tmp_path / "textfile", tmp_path / "cron.d" / "ocsp-stapling-served"
+    textfiles.mkdir()
+    (textfiles / "ocsp_staple_served_gone.example.prom").write_text("# a certificate no longer on this node\n")
+    (textfiles / "node_cpu.prom").write_text("# not ours\n")
+    cron.parent.mkdir()
     extra = {
         "ansible_python_interpreter": NODE_PYTHON,
         "ocsp_stapling_monitoring_install": True,
@@ -89,6 +106,8 @@ def test_node_check_command_runs_under_debian_python_from_the_copied_core(
         "ocsp_stapling_monitoring_command": str(command),
         "ocsp_stapling_monitoring_nrpe": True,
         "ocsp_stapling_monitoring_nrpe_file": str(nrpe),
+        "ocsp_stapling_monitoring_textfile_dir": str(textfiles),
+        "ocsp_stapling_monitoring_served_cron_file": str(cron),
         "ocsp_stapling_certificates": [
             {"name": WWW, "certificate": demo_pki.leaves[WWW].fullchain, "port": node.port},
         ],
@@ -136,10 +155,20 @@ def test_node_check_command_runs_under_debian_python_from_the_copied_core(
         this_update=WALL_NOW,
         next_update=WALL_NOW + 7 * 24 * H,
     )
+    (scheduled,) = cron_commands(cron)  # the same check, writing Prometheus textfile metrics
+    assert scheduled.startswith(f"{shlex.quote(str(command))} check --connect 127.0.0.1:{node.port} ")
+    prom = textfiles / "ocsp_staple_served_www.demo.test.prom"
+    assert sorted(p.name for p in textfiles.iterdir()) == ["node_cpu.prom"], "the stale file of ours is removed"
+    served_metric = f'ocsp_staple_served_matches_deployed{{name="{WWW}",endpoint="127.0.0.1:{node.port}"}}'
+    assert execute(["/bin/sh", "-c", scheduled]).returncode == 0
+    assert f"{served_metric} 1.0" in prom.read_text()
+
     node.staple_path(WWW).write_bytes(newer)  # deployed without a reload
     stale = execute(argv)
     assert stale.returncode == 2, stale.stdout + stale.stderr
     assert f"serves a staple that differs from {node.staple_path(WWW)}" in stale.stdout
+    assert execute(["/bin/sh", "-c", scheduled]).returncode == 2
+    assert f"{served_metric} 0.0" in prom.read_text()
     node.reload()
     assert execute(argv).returncode == 0
 

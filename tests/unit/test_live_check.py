@@ -336,3 +336,86 @@ def test_show_needs_a_file_with_cert_or_connect(argv: list[str], capsys: pytest.
         main(argv)
     assert exited.value.code == 2
     assert "show" in capsys.readouterr().err
+
+
+# --- --metrics-file: what the node serves, as Prometheus textfile metrics ----------------------
+
+
+def gauges(path: Path) -> dict[str, float]:
+    """``metric`` -> value of a textfile with one label set (asserted), the labels checked by the caller."""
+    out: dict[str, float] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        metric, value = re.fullmatch(r"(ocsp_staple_served_[a-z_]+)\{[^}]*\} (\S+)", line).groups()  # type: ignore[union-attr]
+        assert metric not in out, line
+        out[metric] = float(value)
+    return out
+
+
+@pytest.mark.integration
+def test_metrics_file_says_whether_the_served_staple_is_the_deployed_one(
+    demo_fleet: Fleet, demo_pki: DemoPki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    node = demo_fleet.nodes[0]
+    prom = tmp_path / "ocsp_staple_served_www.prom"
+    data = staple(demo_pki)
+    path = serve(node, data)
+    code, line = check(capsys, node, "--expect-file", str(path), "--metrics-file", str(prom))
+    assert code == OK, line
+    text = prom.read_text()
+    assert f'ocsp_staple_served_matches_deployed{{name="{WWW}",endpoint="{node.endpoint}"}} 1.0' in text
+    assert oct(prom.stat().st_mode & 0o777) == "0o644"
+    got = gauges(prom)
+    assert (got["ocsp_staple_served_up"], got["ocsp_staple_served_stapled"], got["ocsp_staple_served_valid"]) == (
+        1,
+        1,
+        1,
+    )
+    assert got["ocsp_staple_served_check_timestamp_seconds"] == WALL_NOW.timestamp()
+    assert got["ocsp_staple_served_expires_at_timestamp_seconds"] == (WALL_NOW + 167 * H).timestamp()
+
+    path.write_bytes(staple(demo_pki, this_update=WALL_NOW - 2 * H))  # deployed, not reloaded
+    code, line = check(capsys, node, "--expect-file", str(path), "--metrics-file", str(prom))
+    assert code == CRITICAL, line
+    assert gauges(prom)["ocsp_staple_served_matches_deployed"] == 0
+
+    serve(node, None)  # stapling off, the file stays
+    code, line = check(capsys, node, "--expect-file", str(path), "--metrics-file", str(prom))
+    got = gauges(prom)
+    assert (got["ocsp_staple_served_stapled"], got["ocsp_staple_served_matches_deployed"]) == (0, 0)
+    assert "ocsp_staple_served_expires_at_timestamp_seconds" not in got
+
+    path.unlink()  # disabled the way the role does it: stapling off and no file; nothing to compare is a match
+    check(capsys, node, "--expect-file", str(path), "--metrics-file", str(prom))
+    assert gauges(prom)["ocsp_staple_served_matches_deployed"] == 1
+
+
+def test_metrics_file_of_an_unreachable_endpoint_says_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port_block(1)
+    prom = tmp_path / "x.prom"
+    code = main(
+        ["check", "--connect", f"127.0.0.1:{port}", "--name", "www", "--timeout", "2", "--metrics-file", str(prom)]
+    )
+    assert code == CRITICAL
+    assert capsys.readouterr().out.startswith("CRITICAL: TLS service unreachable: ")
+    assert f'ocsp_staple_served_up{{name="www",endpoint="127.0.0.1:{port}"}} 0.0' in prom.read_text()
+    assert set(gauges(prom)) == {"ocsp_staple_served_up", "ocsp_staple_served_check_timestamp_seconds"}
+
+
+def test_metrics_file_in_a_missing_directory_keeps_the_state_and_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port_block(1)
+    prom = tmp_path / "absent" / "x.prom"
+    code = main(["check", "--connect", f"127.0.0.1:{port}", "--timeout", "2", "--metrics-file", str(prom)])
+    assert code == CRITICAL  # the check's own state wins over the metrics failure
+    out = capsys.readouterr().out
+    assert out.rstrip("\n").endswith(f"; metrics file {prom}: directory {prom.parent} does not exist"), out
+
+
+def test_metrics_file_outside_live_mode_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--store", str(tmp_path), "--metrics-file", str(tmp_path / "x.prom")]) == 3
+    assert capsys.readouterr().out == (
+        f"UNKNOWN: check: --metrics-file is for live mode (--connect) only, got '{tmp_path / 'x.prom'}'\n"
+    )

@@ -1,4 +1,8 @@
-"""monitoring/prometheus: the alert rules pass `promtool check/test rules`, over metrics the refresh writes."""
+"""monitoring/prometheus: the alert rules pass `promtool check/test rules`, over metrics the project writes.
+
+Two writers: the central refresh (central/metrics.py) and the nodes' live checks
+(``ocsp-staple check --connect --metrics-file``, monitor/served_metrics.py).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,9 @@ import pytest
 from ocsp_staple.central.options import RefreshOptions
 from ocsp_staple.central.refresh import run
 from ocsp_staple.central.switch import set_switch
+from ocsp_staple.monitor import served_metrics
+from ocsp_staple.node.live import Served
+from ocsp_staple.node.served import inspect_served
 from ocsp_staple.spec import CertificateSpec
 
 from testbed.ocsp_responder import TestResponder
@@ -70,10 +77,16 @@ def test_every_metric_the_rules_read_is_one_the_refresh_writes(
     set_switch(str(store), enabled=False, who="alice", now=NOW, reason="drill", names=["www"])
     metrics = tmp_path / "ocsp_staple.prom"
     run(specs, str(store), RefreshOptions(backoff=0.01, metrics_path=str(metrics)), clock=lambda: NOW)
-    written = _metric_names(metrics.read_text())
+    deployed = tmp_path / "deployed.der"
+    deployed.write_bytes(pki.response())
+    served = Served("127.0.0.1", 8443, "www", deployed.read_bytes(), pki.leaf.cert, [pki.ca.cert], "TLSv1.3")
+    report = inspect_served(served, pki.pair, now=NOW, expect_file=str(deployed))
+    node_text = served_metrics.render(report, name="www", endpoint="127.0.0.1:8443", now=NOW).decode()
+    assert 'ocsp_staple_served_matches_deployed{name="www",endpoint="127.0.0.1:8443"} 1.0' in node_text
+    written = _metric_names(metrics.read_text()) | _metric_names(node_text)
     used = _metric_names(RULES.read_text())
     assert used, "no ocsp_staple_* metric found in the rules"
-    assert used <= written, f"rules read metrics the refresh does not write: {sorted(used - written)}"
+    assert used <= written, f"rules read metrics nothing writes: {sorted(used - written)}"
     # The rule tests feed series by these names too: they must not test metrics that do not exist.
     assert _metric_names(RULE_TESTS.read_text()) <= written
     text = metrics.read_text()

@@ -6,8 +6,9 @@ import argparse
 from collections.abc import Callable
 
 from ..certs import load_pair
-from ..errors import FetchError, OcspStapleError
+from ..errors import FetchError, InputError, OcspStapleError
 from ..fsutil import read_file
+from ..monitor import served_metrics
 from ..monitor.check import (
     CRITICAL,
     DEFAULT_CRITICAL,
@@ -17,6 +18,7 @@ from ..monitor.check import (
     judge,
     judge_served,
     parse_threshold,
+    worst,
 )
 from ..monitor.storecheck import (
     DEFAULT_AGE_CRITICAL,
@@ -24,6 +26,7 @@ from ..monitor.storecheck import (
     DEFAULT_FAILURES_CRITICAL,
     DEFAULT_FAILURES_WARNING,
 )
+from ..node.served import ServedReport
 from ..policy import validate
 from .common import add_live_options, add_policy_options, live_report, parse_endpoint, policy_kwargs
 
@@ -40,11 +43,23 @@ def check_file(args: argparse.Namespace) -> CheckResult:
 def check_live(args: argparse.Namespace) -> CheckResult:
     """Live mode. An unreachable endpoint is CRITICAL: see the --connect help for why not UNKNOWN."""
     host, port = parse_endpoint(args.connect)  # a malformed endpoint is a usage error: UNKNOWN
+    report: ServedReport | None = None
     try:
         report, _served = live_report(args, host, port)
     except FetchError as exc:
-        return CheckResult(CRITICAL, f"TLS service unreachable: {exc}")
-    return judge_served(report, warning=args.warning, critical=args.critical)
+        result = CheckResult(CRITICAL, f"TLS service unreachable: {exc}")
+    else:
+        result = judge_served(report, warning=args.warning, critical=args.critical)
+    if args.metrics_file:
+        name = report.name if report is not None else args.name or args.servername or host
+        try:
+            served_metrics.write(
+                args.metrics_file, report, name=name, endpoint=args.connect, now=policy_kwargs(args)["now"]
+            )
+        except OcspStapleError as exc:  # the check still reports; the state is at least UNKNOWN
+            state = worst([result, CheckResult(UNKNOWN, "")])
+            result = CheckResult(state, f"{result.message}; {exc}", result.perfdata)
+    return result
 
 def check_store(args: argparse.Namespace) -> CheckResult:
     """Store mode: every certificate of the central store (storecheck.py)."""
@@ -89,6 +104,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         args.warning = parse_threshold(args.warning, what="-w/--warning") if args.warning else DEFAULT_WARNING
         args.critical = parse_threshold(args.critical, what="-c/--critical") if args.critical else DEFAULT_CRITICAL
         runners = [runner for wanted, runner in CHECK_MODES if wanted(args)]
+        if args.metrics_file and runners != [check_live]:
+            raise InputError(f"check: --metrics-file is for live mode (--connect) only, got {args.metrics_file!r}")
         if len(runners) == 1:
             result = runners[0](args)
         elif runners:
@@ -135,6 +152,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
         action="append",
         help="file/live mode: name shown in the status line (default: --servername, else the leaf's subject); "
         "store mode: check only this certificate (repeatable)",
+    )
+    check.add_argument(
+        "--metrics-file",
+        metavar="P",
+        help="live mode: also write Prometheus textfile metrics of this check to P (atomically; for "
+        "node_exporter's textfile collector: served staple present, valid, the deployed bytes or not)",
     )
     check.add_argument("-w", "--warning", help="WARNING below this remaining life (default 40%%)")
     check.add_argument("-c", "--critical", help="CRITICAL below this remaining life (default 20%%)")
