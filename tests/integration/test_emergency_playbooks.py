@@ -241,3 +241,25 @@ def test_a_partial_freeze_deploys_every_pin_and_fails_naming_the_rest(bed: Bed) 
     assert Store(str(bed.store)).read_pin(MUST) is None
     assert served(bed, MUST) == [before] * 3, "the certificate not frozen keeps what it served"
     ok(run(bed, "thaw.yml", ocsp_stapling_freeze_reason="partial drill over"))
+
+
+def test_the_default_freeze_asks_past_three_answers(bed: Bed) -> None:
+    """The first-try failures' second cause: the module dropped an unset ``attempts`` and got 3 (0fdaf84).
+
+    Six tryLater answers in a row, then good: with freeze.yml's defaults (no attempt cap, 120 s
+    deadline) the freeze pins on its 7th answer; a 3-attempt freeze fails here.
+    """
+    bed.responder.configure(fault="good")
+    ok(run(bed, "site.yml"))
+    bed.responder.configure(sequence=["try_later"] * 6 + ["good"])
+    proc = run(
+        bed, "freeze.yml", ocsp_stapling_freeze_reason="defaults drill", ocsp_stapling_freeze_certificates=[WWW]
+    )
+    ok(proc)
+    (frozen,) = task_results(proc, ROLE + "Pin a known-good staple for each certificate")
+    (cert,) = frozen["certificates"]
+    assert cert["action"] == "pinned", cert["message"]
+    assert [a["reason"] for a in cert["attempts"]][:7] == ["try_later"] * 6 + ["ok"], cert["attempts"]
+    assert served(bed, WWW) == [pin_of(bed, WWW)["staple"]] * 3
+    bed.responder.configure(fault="good")
+    ok(run(bed, "thaw.yml", ocsp_stapling_freeze_reason="defaults drill over"))
