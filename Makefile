@@ -6,12 +6,13 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 PYTEST_ARGS ?=
 N ?= 1000
 
-.PHONY: help setup lint test unit test-py311 test-node molecule demo demo-stop bench soak fuzz clean
+.PHONY: help setup lint test unit collection test-py311 test-node molecule demo demo-stop bench soak fuzz clean
 
 help:
 	@echo "make demo       - local demo fleet: responder + 3 nginx nodes on 127.0.0.1:8443-8445, site.yml, what clients see"
 	@echo "make demo-stop  - stop everything the demo started"
 	@echo "make test       - everything CI runs: lint, pytest (newest Python, 3.11, Debian's python3), molecule"
+	@echo "make collection - build the ocsp.stapling collection tarball under build/collection (scripts/build_collection.py)"
 	@echo "make bench      - benchmarks (validation, refresh, rollout)"
 	@echo "make soak N=1000 - chaos soak"
 	@echo "make fuzz N=20000 - seeded fuzzing of the policy, show/check and refresh (SEED=1)"
@@ -38,6 +39,9 @@ molecule: setup
 	scripts/molecule-all.sh
 
 test: lint unit test-py311 test-node molecule
+
+collection: setup
+	.venv/bin/python scripts/build_collection.py
 
 demo: setup
 	@scripts/demo.sh start
