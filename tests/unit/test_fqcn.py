@@ -43,6 +43,7 @@ def test_the_symlink_tree_points_at_the_repository_sources() -> None:
         "plugins/module_utils": "module_utils",
         "plugins/filter": "filter_plugins",
         "plugins/doc_fragments": "doc_fragments",
+        "roles": "roles",
         "meta": "meta",
         "galaxy.yml": "galaxy.yml",
     }
