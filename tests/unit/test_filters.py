@@ -184,6 +184,7 @@ def test_filters_load_in_ansible_with_the_repository_config(pki: Pki, tmp_path: 
     """Ansible finds the plugin through ansible.cfg and the plugin finds the core."""
     (tmp_path / "leaf.pem").write_bytes(pki.leaf.pem)
     pem = f"lookup('file', '{tmp_path / 'leaf.pem'}')"
-    rc, result = adhoc("ansible.builtin.debug", {"msg": f"{{{{ [{pem} | ocsp.stapling.ocsp_urls, {pem} | ocsp.stapling.ocsp_must_staple] }}}}"})
+    expression = f"[{pem} | ocsp.stapling.ocsp_urls, {pem} | ocsp.stapling.ocsp_must_staple]"
+    rc, result = adhoc("ansible.builtin.debug", {"msg": f"{{{{ {expression} }}}}"})
     assert rc == 0, result
     assert result["msg"] == [["http://127.0.0.1:8880/"], False]

@@ -22,9 +22,10 @@ import select
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
+if TYPE_CHECKING:  # annotations only: the module needs no cryptography to import
+    from cryptography import x509
 
 from ..certs import CertPair, pair_from_certificates
 from ..errors import FetchError
