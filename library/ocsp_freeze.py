@@ -159,6 +159,7 @@ from ansible.module_utils.ocsp_staple.central.freeze import FREEZE_BACKOFF, FREE
 from ansible.module_utils.ocsp_staple.central.options import RefreshOptions
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
+from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 from ansible.module_utils.ocsp_staple.spec import CERTIFICATE_OPTIONS, parse_certificates
 
 
@@ -176,6 +177,9 @@ def main() -> None:
         required_if=[("state", "frozen", ("certificates", "reason"))],
         supports_check_mode=True,
     )
+    problem = cryptography_problem("ocsp_freeze")
+    if problem is not None:
+        module.fail_json(msg=problem)
     p = module.params
     who = p["who"] or local_operator()
     clock = lambda: datetime.datetime.now(UTC)  # noqa: E731

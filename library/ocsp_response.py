@@ -186,6 +186,7 @@ from ansible.module_utils.ocsp_staple.central.options import RefreshOptions
 from ansible.module_utils.ocsp_staple.central.refresh import run
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
+from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 from ansible.module_utils.ocsp_staple.spec import CERTIFICATE_OPTIONS, parse_certificates
 
 
@@ -203,6 +204,9 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
+    problem = cryptography_problem("ocsp_response")
+    if problem is not None:
+        module.fail_json(msg=problem)
     params = dict(module.params)
     try:
         specs = parse_certificates(params.pop("certificates"))

@@ -158,6 +158,7 @@ from ansible.module_utils.ocsp_staple.durations import policy_options
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
 from ansible.module_utils.ocsp_staple.fsutil import read_file
 from ansible.module_utils.ocsp_staple.policy import validate
+from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 
 
 def main() -> None:
@@ -172,6 +173,9 @@ def main() -> None:
         required_one_of=[("path", "content")],
         supports_check_mode=True,
     )
+    problem = cryptography_problem("ocsp_response_info")
+    if problem is not None:
+        module.fail_json(msg=problem)
     params = module.params
     now = datetime.datetime.now(UTC)
     try:

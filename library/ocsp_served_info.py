@@ -281,7 +281,7 @@ from ansible.module_utils.ocsp_staple.argspecs import PAIR, POLICY
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.durations import policy_options
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.node.requires import cryptography_problem
+from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 
 IMPORT_ERROR = None
 try:

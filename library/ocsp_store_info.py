@@ -108,6 +108,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.ocsp_staple.argspecs import STORE
 from ansible.module_utils.ocsp_staple.central.store import deploy_view, leaf_summary, names
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
+from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 
 
 def main() -> None:
@@ -120,6 +121,9 @@ def main() -> None:
         mutually_exclusive=[("names", "certificates")],
         supports_check_mode=True,
     )
+    problem = cryptography_problem("ocsp_store_info")
+    if problem is not None:
+        module.fail_json(msg=problem)
     root = module.params["store"]
     entries = module.params["certificates"]
     out = {}

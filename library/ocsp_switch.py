@@ -94,6 +94,7 @@ from ansible.module_utils.ocsp_staple.central.audit import local_operator
 from ansible.module_utils.ocsp_staple.central.switch import set_switch
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
+from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 from ansible.module_utils.ocsp_staple.spec import CERTIFICATE_OPTIONS, parse_certificates
 
 
@@ -108,6 +109,9 @@ def main() -> None:
         required_if=[("state", "disabled", ("reason",))],
         supports_check_mode=True,
     )
+    problem = cryptography_problem("ocsp_switch")
+    if problem is not None:
+        module.fail_json(msg=problem)
     p = module.params
     try:
         outcome = set_switch(

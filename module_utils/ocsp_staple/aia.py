@@ -13,7 +13,7 @@ try:
     from cryptography.hazmat.primitives import serialization
     from cryptography.x509 import ocsp
     from cryptography.x509.oid import AuthorityInformationAccessOID
-except ImportError:  # the modules name a missing or old cryptography first (node/requires.py)
+except ImportError:  # the modules name a missing or old cryptography first (requires.py)
     pass
 
 from .certs import CERT_ID_HASHES, CertPair, cert_id_hash

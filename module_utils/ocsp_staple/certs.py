@@ -21,7 +21,7 @@ try:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
-except ImportError:  # the modules name a missing or old cryptography first (node/requires.py)
+except ImportError:  # the modules name a missing or old cryptography first (requires.py)
     pass
 
 from .compat import utc_required

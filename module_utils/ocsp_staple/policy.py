@@ -18,7 +18,7 @@ try:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
     from cryptography.x509 import ocsp
-except ImportError:  # the modules name a missing or old cryptography first (node/requires.py)
+except ImportError:  # the modules name a missing or old cryptography first (requires.py)
     pass
 
 from .certs import (
