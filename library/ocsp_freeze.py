@@ -163,6 +163,11 @@ from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 from ansible.module_utils.ocsp_staple.spec import CERTIFICATE_OPTIONS, parse_certificates
 
 
+def _now() -> datetime.datetime:
+    """The clock freeze and thaw read (timezone-aware UTC)."""
+    return datetime.datetime.now(UTC)
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -182,7 +187,6 @@ def main() -> None:
         module.fail_json(msg=problem)
     p = module.params
     who = p["who"] or local_operator()
-    clock = lambda: datetime.datetime.now(UTC)  # noqa: E731
     try:
         specs = parse_certificates(p["certificates"]) if p["certificates"] else []
         options = RefreshOptions.from_params(
@@ -213,11 +217,11 @@ def main() -> None:
                 who=who,
                 source=p["source"],
                 names=p["names"],
-                clock=clock,
+                clock=_now,
             )
         else:
             outcome = thaw(
-                p["store"], options, who=who, reason=p["reason"], names=p["names"], certificates=specs, clock=clock
+                p["store"], options, who=who, reason=p["reason"], names=p["names"], certificates=specs, clock=_now
             )
     except OcspStapleError as exc:
         module.fail_json(msg=str(exc))

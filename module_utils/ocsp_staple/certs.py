@@ -290,6 +290,7 @@ class CertPair:
     def issuer_profile(self) -> CertProfile:
         return profile(self.issuer)
 
+
 def pair_from_certificates(
     certs: list[x509.Certificate], issuer_certs: list[x509.Certificate] | None, *, source: str, issuer_source: str
 ) -> CertPair:

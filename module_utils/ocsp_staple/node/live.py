@@ -148,7 +148,8 @@ def _handshake(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchError(f"{endpoint}: TLS handshake timed out after {timeout:g} s")
-        readable, writable, _ = select.select([sock] if wait_read else [], [] if wait_read else [sock], [], remaining)
+        waits = ([sock], []) if wait_read else ([], [sock])
+        readable, writable, _errors = select.select(*waits, [], remaining)
         if not readable and not writable:
             raise FetchError(f"{endpoint}: TLS handshake timed out after {timeout:g} s")
 
