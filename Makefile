@@ -6,12 +6,13 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 PYTEST_ARGS ?=
 N ?= 1000
 
-.PHONY: help setup lint test unit collection test-py311 test-node molecule demo demo-stop bench soak fuzz clean
+.PHONY: help setup lint test unit sanity collection test-py311 test-node molecule demo demo-stop bench soak fuzz clean
 
 help:
 	@echo "make demo       - local demo fleet: responder + 3 nginx nodes on 127.0.0.1:8443-8445, site.yml, what clients see"
 	@echo "make demo-stop  - stop everything the demo started"
-	@echo "make test       - everything CI runs: lint, pytest (newest Python, 3.11, Debian's python3), molecule"
+	@echo "make test       - everything CI runs: lint, pytest (newest Python, 3.11, Debian's python3), molecule, sanity"
+	@echo "make sanity     - ansible-test sanity on the built collection, offline, empty ignore file (scripts/sanity.sh)"
 	@echo "make collection - build the ocsp.stapling collection tarball under build/collection (scripts/build_collection.py)"
 	@echo "make bench      - benchmarks (validation, refresh, rollout)"
 	@echo "make soak N=1000 - chaos soak"
@@ -38,7 +39,10 @@ test-node: setup
 molecule: setup
 	scripts/molecule-all.sh
 
-test: lint unit test-py311 test-node molecule
+test: lint unit test-py311 test-node molecule sanity
+
+sanity: setup
+	scripts/sanity.sh
 
 collection: setup
 	.venv/bin/python scripts/build_collection.py
@@ -59,4 +63,4 @@ fuzz: setup
 	.venv/bin/python -m testbed.fuzz -n $(N) --seed $(or $(SEED),1)
 
 clean:
-	rm -rf .venv .venv311 .venv-node .tmp build *.egg-info
+	rm -rf .venv .venv311 .venv-node .venv-sanity .tmp build *.egg-info

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, ocsp-stapling maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module ocsp_deploy: every staple and stapling snippet of one nginx node in one pass."""
 
 from __future__ import annotations
@@ -17,14 +20,14 @@ description:
     fails naming every rejection - the files on disk stay what nginx serves, so no new staple
     can sit on disk unloaded. The exception is a certificate marked O(certificates[].hold).
   - Every documented return value is present on every path, failures included.
-  - One module execution per node instead of one per file; M(ocsp_staple) remains for single files.
+  - One module execution per node instead of one per file; M(ocsp.stapling.ocsp_staple) remains for single files.
   - RV(reload) is true when staple bytes or snippet text changed; C(changed) is true only when
     something was written (also a mode, owner or directory).
-  - What nginx serves is checked by M(ocsp_served_info) after the reload (and, when nothing was
+  - What nginx serves is checked by M(ocsp.stapling.ocsp_served_info) after the reload (and, when nothing was
     written, before - a node whose earlier reload failed serves other bytes than its files and is
     tested and reloaded). This module does not ship the TLS client to the node.
 version_added: "0.1.0"
-author: ocsp-stapling maintainers
+author: ocsp-stapling maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ocsp_staple.policy
   - ocsp_staple.files
@@ -88,11 +91,13 @@ attributes:
     description: Staple facts (thisUpdate, nextUpdate, expiry, signer) and snippet text, before and after.
   idempotent:
     support: full
+    description:
+      - A second run with the same staples, snippets, mode and owner writes nothing and reports C(changed=false).
 requirements:
   - cryptography >= 36.0 on the node
 seealso:
-  - module: ocsp_staple
-  - module: ocsp_store_info
+  - module: ocsp.stapling.ocsp_staple
+  - module: ocsp.stapling.ocsp_store_info
 """
 
 EXAMPLES = r"""
@@ -135,7 +140,7 @@ from ansible.module_utils.ocsp_staple.argspecs import FILES, POLICY
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.durations import policy_options
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.node.requires import cryptography_problem
+from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 
 IMPORT_ERROR = None
 try:

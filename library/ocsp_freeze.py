@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, ocsp-stapling maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module ocsp_freeze: pin a known-good OCSP staple in the central store, or thaw it."""
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ description:
     refresh's own fetch and validation); the valid answer with the latest effective expiry wins;
     O(source=current) pins today's C(current.der) after validating it again. Fail closed -
     without a valid staple nothing is pinned and the task fails.
-  - While a pin exists, M(ocsp_response) keeps fetching and recording verdicts in C(state.json) but
+  - While a pin exists, M(ocsp.stapling.ocsp_response) keeps fetching and recording verdicts in C(state.json) but
     never changes what is deployed, and the role deploys the pinned staple with stapling forced on.
   - Freezing again replaces a pin only with a staple that is not worse (not older and not expiring
     earlier). Re-up a pin before it expires by freezing again with O(source=fetch).
@@ -26,9 +29,10 @@ description:
   - O(metrics_path) rewrites the Prometheus textfile (C(ocsp_staple_frozen) and the staple times)
     for every certificate in O(certificates) without asking the CA.
 version_added: "0.1.0"
-author: ocsp-stapling maintainers
+author: ocsp-stapling maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ocsp_staple.certificates
+  - ocsp_staple.store
   - ocsp_staple.audit
   - ocsp_staple.policy
   - ocsp_staple.fetch
@@ -77,9 +81,9 @@ requirements:
   - cryptography >= 36.0
   - prometheus_client (only with O(metrics_path))
 seealso:
-  - module: ocsp_response
-  - module: ocsp_store_info
-  - module: ocsp_switch
+  - module: ocsp.stapling.ocsp_response
+  - module: ocsp.stapling.ocsp_store_info
+  - module: ocsp.stapling.ocsp_switch
 """
 
 EXAMPLES = r"""
@@ -155,7 +159,13 @@ from ansible.module_utils.ocsp_staple.central.freeze import FREEZE_BACKOFF, FREE
 from ansible.module_utils.ocsp_staple.central.options import RefreshOptions
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
+from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 from ansible.module_utils.ocsp_staple.spec import CERTIFICATE_OPTIONS, parse_certificates
+
+
+def _now() -> datetime.datetime:
+    """The clock freeze and thaw read (timezone-aware UTC)."""
+    return datetime.datetime.now(UTC)
 
 
 def main() -> None:
@@ -172,9 +182,11 @@ def main() -> None:
         required_if=[("state", "frozen", ("certificates", "reason"))],
         supports_check_mode=True,
     )
+    problem = cryptography_problem("ocsp_freeze")
+    if problem is not None:
+        module.fail_json(msg=problem)
     p = module.params
     who = p["who"] or local_operator()
-    clock = lambda: datetime.datetime.now(UTC)  # noqa: E731
     try:
         specs = parse_certificates(p["certificates"]) if p["certificates"] else []
         options = RefreshOptions.from_params(
@@ -205,11 +217,11 @@ def main() -> None:
                 who=who,
                 source=p["source"],
                 names=p["names"],
-                clock=clock,
+                clock=_now,
             )
         else:
             outcome = thaw(
-                p["store"], options, who=who, reason=p["reason"], names=p["names"], certificates=specs, clock=clock
+                p["store"], options, who=who, reason=p["reason"], names=p["names"], certificates=specs, clock=_now
             )
     except OcspStapleError as exc:
         module.fail_json(msg=str(exc))

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, ocsp-stapling maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module ocsp_response: fetch, validate and keep the best OCSP staple in the central store."""
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ description:
     A misbehaving responder otherwise shows as warnings and in C(state.json).
   - Runs on the central host; needs C(requests) there (and C(prometheus_client) for O(metrics_path)).
 version_added: "0.1.0"
-author: ocsp-stapling maintainers
+author: ocsp-stapling maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ocsp_staple.certificates
   - ocsp_staple.store
@@ -82,7 +85,7 @@ notes:
   - One certificate's unexpected error (an exception) fails that certificate alone, recorded in its
     C(state.json) and quarantine; the others are refreshed and stored.
 seealso:
-  - module: ocsp_response_info
+  - module: ocsp.stapling.ocsp_response_info
 """
 
 EXAMPLES = r"""
@@ -183,6 +186,7 @@ from ansible.module_utils.ocsp_staple.central.options import RefreshOptions
 from ansible.module_utils.ocsp_staple.central.refresh import run
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
+from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 from ansible.module_utils.ocsp_staple.spec import CERTIFICATE_OPTIONS, parse_certificates
 
 
@@ -200,6 +204,9 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
+    problem = cryptography_problem("ocsp_response")
+    if problem is not None:
+        module.fail_json(msg=problem)
     params = dict(module.params)
     try:
         specs = parse_certificates(params.pop("certificates"))

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, ocsp-stapling maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module ocsp_response_info: judge an OCSP staple with the project's validation policy."""
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ description:
     fails the task, with a one-line message.
   - Runs on the target with its own Python and C(cryptography) (36 or newer).
 version_added: "0.1.0"
-author: ocsp-stapling maintainers
+author: ocsp-stapling maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ocsp_staple
+  - ocsp_staple.policy
 options:
   path:
     description: Staple file (DER OCSPResponse) on the target. Mutually exclusive with O(content).
@@ -31,8 +35,10 @@ attributes:
     description: The module changes nothing; it runs the same in check mode.
   diff_mode:
     support: none
+    description: Changes nothing, so there is nothing to diff.
   idempotent:
     support: full
+    description: Read-only; C(changed) is always false.
 requirements:
   - cryptography >= 36.0 on the target
 notes:
@@ -41,8 +47,8 @@ notes:
     issued and signed by it with EKU OCSPSigning, signer validity, thisUpdate/nextUpdate sanity,
     and an effective expiry min(nextUpdate, signer notAfter) at least O(min_remaining) away.
 seealso:
-  - module: ocsp_staple
-  - module: ocsp_response
+  - module: ocsp.stapling.ocsp_staple
+  - module: ocsp.stapling.ocsp_response
 """
 
 EXAMPLES = r"""
@@ -152,6 +158,7 @@ from ansible.module_utils.ocsp_staple.durations import policy_options
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
 from ansible.module_utils.ocsp_staple.fsutil import read_file
 from ansible.module_utils.ocsp_staple.policy import validate
+from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 
 
 def main() -> None:
@@ -166,6 +173,9 @@ def main() -> None:
         required_one_of=[("path", "content")],
         supports_check_mode=True,
     )
+    problem = cryptography_problem("ocsp_response_info")
+    if problem is not None:
+        module.fail_json(msg=problem)
     params = module.params
     now = datetime.datetime.now(UTC)
     try:

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, ocsp-stapling maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module ocsp_served_info: what a TLS client is stapled, compared with the deployed file and judged."""
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ description:
     deployed staple O(expect_file), whether they are the same bytes, and the verdict of the
     project's validation policy (docs/PROBLEM_CODES.md) for the served staple.
   - The staple is validated against O(certificate) and O(issuer), the node's own files, B(not)
-    against the chain the server sends. The files are the reference - the same ones M(ocsp_staple)
+    against the chain the server sends. The files are the reference - the same ones M(ocsp.stapling.ocsp_staple)
     validated the staple against before installing it. Validating against the served chain would
     let a node that still serves an old certificate (no reload after a renewal) or the wrong
     C(server {}) block pass with that block's staple, and would fail outright when nginx sends no
@@ -27,9 +30,10 @@ description:
     (23 or newer, C(python3-openssl) on Debian and Ubuntu). The TLS client does not verify the
     server certificate or its name; it only looks at the staple.
 version_added: "0.1.0"
-author: ocsp-stapling maintainers
+author: ocsp-stapling maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ocsp_staple
+  - ocsp_staple.policy
 options:
   host:
     description: Address or name to connect to (the node itself by default).
@@ -85,12 +89,38 @@ options:
       - Mutually exclusive with a top-level O(certificate).
     type: list
     elements: dict
+    suboptions:
+      server_name:
+        description: SNI name of this endpoint, as the top-level O(server_name).
+        type: str
+      port:
+        description: TCP port of this endpoint; default the top-level O(port).
+        type: int
+      expect_file:
+        description: The deployed staple file this endpoint must serve byte for byte, as the top-level O(expect_file).
+        type: path
+      certificate:
+        description: PEM file of this endpoint's leaf certificate on the target. It may hold the chain, issuer second.
+        type: path
+        required: true
+      issuer:
+        description: PEM file of the issuer certificate, unless O(checks[].certificate) holds the chain.
+        type: path
+      name:
+        description: Name used in messages (default O(checks[].server_name), else the leaf's subject).
+        type: str
+      assume_lifetime_without_next_update:
+        description:
+          - For this endpoint's staple, overrides the top-level O(assume_lifetime_without_next_update) (same
+            meaning and format).
+        type: str
 attributes:
   check_mode:
     support: full
     description: The module changes nothing; it makes the same handshake and returns the same result in check mode.
   diff_mode:
     support: none
+    description: Changes nothing, so there is nothing to diff.
   idempotent:
     support: full
     description: Read-only; C(changed) is always false.
@@ -103,8 +133,8 @@ notes:
     file is how a deployment proves the reload took effect.
   - An endpoint that cannot be reached or fails the handshake fails the task with a one-line message.
 seealso:
-  - module: ocsp_staple
-  - module: ocsp_response_info
+  - module: ocsp.stapling.ocsp_staple
+  - module: ocsp.stapling.ocsp_response_info
 """
 
 EXAMPLES = r"""
@@ -251,7 +281,7 @@ from ansible.module_utils.ocsp_staple.argspecs import PAIR, POLICY
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.durations import policy_options
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.node.requires import cryptography_problem
+from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 
 IMPORT_ERROR = None
 try:

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, ocsp-stapling maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module ocsp_staple: re-validate a staple on the node and install it atomically."""
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ description:
   - Runs on the node with its distribution's Python and C(cryptography) (36 or newer); it
     needs no other package.
 version_added: "0.1.0"
-author: ocsp-stapling maintainers
+author: ocsp-stapling maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ocsp_staple
+  - ocsp_staple.policy
   - ocsp_staple.files
 options:
   content:
@@ -44,7 +48,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Validates and computes RV(changed) and the diff exactly as a real run would; writes nothing.
+    description: Validates and computes C(changed) and the diff exactly as a real run would; writes nothing.
   diff_mode:
     support: full
     description: Before/after thisUpdate, nextUpdate, effective expiry, signer, validity, size, mode and ids.
@@ -54,13 +58,13 @@ attributes:
 requirements:
   - cryptography >= 36.0 on the node
 notes:
-  - Validation is the same as M(ocsp_response_info) and the central store apply. The node does not
+  - Validation is the same as M(ocsp.stapling.ocsp_response_info) and the central store apply. The node does not
     compare the new staple with the old one beyond the diff (the central store already only promotes
     staples that are not worse than the current one); it refuses anything invalid for its own certificate.
   - The old file is judged with the same policy for the diff only; an invalid old file never blocks a valid new one.
 seealso:
-  - module: ocsp_response_info
-  - module: ocsp_response
+  - module: ocsp.stapling.ocsp_response_info
+  - module: ocsp.stapling.ocsp_response
 """
 
 EXAMPLES = r"""
@@ -162,7 +166,7 @@ from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.der import from_base64
 from ansible.module_utils.ocsp_staple.durations import policy_options
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
-from ansible.module_utils.ocsp_staple.node.requires import cryptography_problem
+from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 
 IMPORT_ERROR = None
 try:

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, ocsp-stapling maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module ocsp_store_info: what the central store would hand to the nodes."""
 
 from __future__ import annotations
@@ -8,13 +11,13 @@ DOCUMENTATION = r"""
 module: ocsp_store_info
 short_description: Read the staples to deploy and their freeze state from the central OCSP store
 description:
-  - Reads the central store that M(ocsp_response) fills, on the central host, and returns per
+  - Reads the central store that M(ocsp.stapling.ocsp_response) fills, on the central host, and returns per
     certificate the staple the nodes must get (base64 DER) - the pinned staple while the
     certificate is frozen, else C(current.der) - with the freeze record, the disable switch and the
     last fetch outcome.
-  - Changes nothing. The node-side M(ocsp_staple) re-validates whatever it is given.
+  - Changes nothing. The node-side M(ocsp.stapling.ocsp_staple) re-validates whatever it is given.
 version_added: "0.1.0"
-author: ocsp-stapling maintainers
+author: ocsp-stapling maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ocsp_staple.store
 options:
@@ -35,11 +38,13 @@ attributes:
     description: Read-only; it runs the same in check mode.
   diff_mode:
     support: none
+    description: Changes nothing, so there is nothing to diff.
   idempotent:
     support: full
+    description: Read-only; C(changed) is always false.
 seealso:
-  - module: ocsp_response
-  - module: ocsp_staple
+  - module: ocsp.stapling.ocsp_response
+  - module: ocsp.stapling.ocsp_staple
 """
 
 EXAMPLES = r"""
@@ -72,8 +77,9 @@ certificates:
       type: dict
     disabled:
       description:
-        - The record of the disable switch (C(stapling.json), written by M(ocsp_switch)) that applies to the
-          certificate - who, when, why, force_disable_must_staple - or null when stapling is not switched off.
+        - The record of the disable switch (C(stapling.json), written by M(ocsp.stapling.ocsp_switch)) that
+          applies to the certificate - who, when, why, force_disable_must_staple - or null when stapling is not
+          switched off.
       type: dict
     last_outcome:
       description: Reason code of the last fetch attempt (valid, try_later, http_503, ...).
@@ -102,6 +108,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.ocsp_staple.argspecs import STORE
 from ansible.module_utils.ocsp_staple.central.store import deploy_view, leaf_summary, names
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
+from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 
 
 def main() -> None:
@@ -114,6 +121,9 @@ def main() -> None:
         mutually_exclusive=[("names", "certificates")],
         supports_check_mode=True,
     )
+    problem = cryptography_problem("ocsp_store_info")
+    if problem is not None:
+        module.fail_json(msg=problem)
     root = module.params["store"]
     entries = module.params["certificates"]
     out = {}

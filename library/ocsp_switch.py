@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: (c) 2026, ocsp-stapling maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module ocsp_switch: switch OCSP stapling off (audited, persistent) or on again in the central store."""
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ module: ocsp_switch
 short_description: Record or remove the audited switch that turns OCSP stapling off fleet-wide
 description:
   - Writes C(stapling.json) at the top of the central store (O(state=disabled)) with who, when and
-    why, for every certificate or for O(names); removes it again (O(state=enabled)). M(ocsp_store_info)
+    why, for every certificate or for O(names); removes it again (O(state=enabled)). M(ocsp.stapling.ocsp_store_info)
     returns the record that applies to each certificate and the role renders C(ssl_stapling off) for
     it, on every later run too (a scheduled C(site.yml) does not switch stapling back on), until
     O(state=enabled).
@@ -17,9 +20,10 @@ description:
     staple - unless O(force_disable_must_staple=true); that consent is recorded with the switch so later
     runs honour it. The certificates in O(certificates) are read for this check.
 version_added: "0.1.0"
-author: ocsp-stapling maintainers
+author: ocsp-stapling maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ocsp_staple.certificates
+  - ocsp_staple.store
   - ocsp_staple.audit
 options:
   certificates:
@@ -40,6 +44,7 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reports what would be written or removed, and the diff; writes nothing.
   diff_mode:
     support: full
     description: The switch file before and after.
@@ -47,8 +52,8 @@ attributes:
     support: full
     description: Disabling what is already off, or enabling what is on, writes nothing.
 seealso:
-  - module: ocsp_freeze
-  - module: ocsp_store_info
+  - module: ocsp.stapling.ocsp_freeze
+  - module: ocsp.stapling.ocsp_store_info
 """
 
 EXAMPLES = r"""
@@ -89,6 +94,7 @@ from ansible.module_utils.ocsp_staple.central.audit import local_operator
 from ansible.module_utils.ocsp_staple.central.switch import set_switch
 from ansible.module_utils.ocsp_staple.compat import UTC
 from ansible.module_utils.ocsp_staple.errors import OcspStapleError
+from ansible.module_utils.ocsp_staple.requires import cryptography_problem
 from ansible.module_utils.ocsp_staple.spec import CERTIFICATE_OPTIONS, parse_certificates
 
 
@@ -103,6 +109,9 @@ def main() -> None:
         required_if=[("state", "disabled", ("reason",))],
         supports_check_mode=True,
     )
+    problem = cryptography_problem("ocsp_switch")
+    if problem is not None:
+        module.fail_json(msg=problem)
     p = module.params
     try:
         outcome = set_switch(

@@ -7,6 +7,8 @@
 #   - .venv311  : Python 3.11, pinned requirements.txt + pytest (ansible-core 2.19).
 #   - .venv-node: Debian's /usr/bin/python3 with system site-packages + pytest only, so
 #                 the core is tested against the distribution's python3-cryptography.
+#   - .venv-sanity: the newest Python, pinned requirements-sanity.txt (ansible-core 2.21 with
+#                 ansible-test's sanity requirements: make sanity runs ansible-test offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-all}"
@@ -99,11 +101,13 @@ node_venv() {
 case "$what" in
   os) os_packages ;;
   venv) make_venv .venv "$(newest_python)" requirements-dev.txt ;;
+  sanity) make_venv .venv-sanity "$(newest_python)" requirements-sanity.txt ;;
   all)
     os_packages
     make_venv .venv "$(newest_python)" requirements-dev.txt
     make_venv .venv311 "$(python311)" requirements.txt requirements-node.txt
     node_venv
+    make_venv .venv-sanity "$(newest_python)" requirements-sanity.txt
     ;;
-  *) log "unknown target $what (os, venv, all)"; exit 2 ;;
+  *) log "unknown target $what (os, venv, sanity, all)"; exit 2 ;;
 esac

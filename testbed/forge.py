@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
-from ocsp_staple.certs import CERT_ID_HASHES
+from ocsp_staple.certs import cert_id_hash as _cert_id_hash
 
 PrivateKey = Any  # rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -172,7 +172,7 @@ def make_response(
     builder = ocsp.OCSPResponseBuilder().add_response(
         cert=leaf,
         issuer=issuer,
-        algorithm=CERT_ID_HASHES[cert_id_hash](),
+        algorithm=_cert_id_hash(cert_id_hash),
         cert_status=cert_status,
         this_update=this_update,
         next_update=next_update,

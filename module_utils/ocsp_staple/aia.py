@@ -8,12 +8,15 @@ beside certs.py rather than in it: every node module ships certs.py.
 
 from __future__ import annotations
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509 import ocsp
-from cryptography.x509.oid import AuthorityInformationAccessOID
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509 import ocsp
+    from cryptography.x509.oid import AuthorityInformationAccessOID
+except ImportError:  # the modules name a missing or old cryptography first (requires.py)
+    pass
 
-from .certs import CERT_ID_HASHES, CertPair
+from .certs import CERT_ID_HASHES, CertPair, cert_id_hash
 from .errors import InputError
 
 
@@ -49,5 +52,5 @@ def ocsp_request(pair: CertPair, algorithm: str = "sha1") -> bytes:
 def build_ocsp_request(leaf: x509.Certificate, issuer: x509.Certificate, algorithm: str = "sha1") -> bytes:
     if algorithm not in CERT_ID_HASHES:
         raise InputError(f"CertID hash algorithm {algorithm!r} is not supported (use sha1 or sha256)")
-    builder = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, CERT_ID_HASHES[algorithm]())
+    builder = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, cert_id_hash(algorithm))
     return builder.build().public_bytes(serialization.Encoding.DER)

@@ -15,11 +15,14 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
+except ImportError:  # the modules name a missing or old cryptography first (requires.py)
+    pass
 
 from .compat import utc_required
 from .der import DerError, subject_public_key_bits
@@ -27,8 +30,15 @@ from .errors import CertificateError, InputError
 
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL)
 
-#: CertID hash algorithms this project builds and accepts (RFC 6960 uses SHA-1; RFC 5019 allows SHA-256).
-CERT_ID_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"sha1": hashes.SHA1, "sha256": hashes.SHA256}
+#: CertID hash algorithms this project builds and accepts (RFC 6960 uses SHA-1; RFC 5019 allows SHA-256),
+#: each with its class name in cryptography's ``hashes``.
+CERT_ID_HASHES: dict[str, str] = {"sha1": "SHA1", "sha256": "SHA256"}
+
+
+def cert_id_hash(algorithm: str) -> hashes.HashAlgorithm:
+    """The hash object of a CertID algorithm of CERT_ID_HASHES (KeyError for any other)."""
+    hash_class: type[hashes.HashAlgorithm] = getattr(hashes, CERT_ID_HASHES[algorithm])
+    return hash_class()
 
 
 # Certificates are immutable and hashable (by their DER), so what is derived from one is
@@ -279,6 +289,7 @@ class CertPair:
     @functools.cached_property
     def issuer_profile(self) -> CertProfile:
         return profile(self.issuer)
+
 
 def pair_from_certificates(
     certs: list[x509.Certificate], issuer_certs: list[x509.Certificate] | None, *, source: str, issuer_source: str

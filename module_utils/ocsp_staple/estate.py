@@ -55,7 +55,7 @@ def union_certificates(lists: Mapping[str, Any]) -> list[dict[str, Any]]:
             "; ".join(conflicts.values()) + " (one name must be one certificate everywhere: rename one of them, "
             "or set ocsp_stapling_central_certificates)"
         )
-    return [entry for _, entry in seen.values()]
+    return [entry for _source, entry in seen.values()]
 
 
 def unknown_variables(names: Iterable[str], known: Iterable[str], *, prefix: str = "ocsp_stapling_") -> list[str]:

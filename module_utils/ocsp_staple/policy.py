@@ -12,11 +12,14 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509 import ocsp
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.x509 import ocsp
+except ImportError:  # the modules name a missing or old cryptography first (requires.py)
+    pass
 
 from .certs import (
     CertId,
@@ -67,14 +70,13 @@ PROBLEM_CODES: dict[str, str] = {
     "expires_too_soon": "nextUpdate is within min_remaining",
 }
 
-_RESPONSE_STATUS_NAMES = {status: status.name.lower() for status in ocsp.OCSPResponseStatus}
-_CERT_STATUS_NAMES = {status: status.name.lower() for status in ocsp.OCSPCertStatus}
+#: Problem code per unsuccessful responseStatus (the names of cryptography's ``ocsp.OCSPResponseStatus``).
 _STATUS_CODES = {
-    ocsp.OCSPResponseStatus.MALFORMED_REQUEST: "malformed_request",
-    ocsp.OCSPResponseStatus.INTERNAL_ERROR: "internal_error",
-    ocsp.OCSPResponseStatus.TRY_LATER: "try_later",
-    ocsp.OCSPResponseStatus.SIG_REQUIRED: "sig_required",
-    ocsp.OCSPResponseStatus.UNAUTHORIZED: "unauthorized",
+    "MALFORMED_REQUEST": "malformed_request",
+    "INTERNAL_ERROR": "internal_error",
+    "TRY_LATER": "try_later",
+    "SIG_REQUIRED": "sig_required",
+    "UNAUTHORIZED": "unauthorized",
 }
 
 
@@ -173,12 +175,13 @@ SINGLE_EXTENSIONS = {
     "2.5.29.24": "invalidity date",
     "1.3.6.1.4.1.11129.2.4.5": "SCT list",
 }
-_PSS_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "1.3.14.3.2.26": hashes.SHA1,
-    "2.16.840.1.101.3.4.2.4": hashes.SHA224,
-    "2.16.840.1.101.3.4.2.1": hashes.SHA256,
-    "2.16.840.1.101.3.4.2.2": hashes.SHA384,
-    "2.16.840.1.101.3.4.2.3": hashes.SHA512,
+#: RSASSA-PSS hash OIDs, each with its class name in cryptography's ``hashes``.
+_PSS_HASHES: dict[str, str] = {
+    "1.3.14.3.2.26": "SHA1",
+    "2.16.840.1.101.3.4.2.4": "SHA224",
+    "2.16.840.1.101.3.4.2.1": "SHA256",
+    "2.16.840.1.101.3.4.2.2": "SHA384",
+    "2.16.840.1.101.3.4.2.3": "SHA512",
 }
 
 
@@ -237,7 +240,8 @@ def _pss(params: bytes | None) -> tuple[padding.PSS, hashes.HashAlgorithm] | str
         return f"RSASSA-PSS mask generation {p.mgf_oid} with hash {p.mgf_hash_oid} is not supported (MGF1, SHA-1/2)"
     if p.trailer_field != 1 or not 0 <= p.salt_length <= 1024:
         return f"RSASSA-PSS saltLength {p.salt_length} / trailerField {p.trailer_field} is not supported"
-    return padding.PSS(mgf=padding.MGF1(mgf_digest()), salt_length=p.salt_length), digest()
+    mgf = padding.MGF1(getattr(hashes, mgf_digest)())
+    return padding.PSS(mgf=mgf, salt_length=p.salt_length), getattr(hashes, digest)()
 
 
 def _verify(key: Any, response: ocsp.OCSPResponse, pss: tuple[padding.PSS, hashes.HashAlgorithm] | None) -> bool:
@@ -363,9 +367,9 @@ def _check(
     # 2. responseStatus.
     reading[0] = "the responseStatus"
     status = response.response_status
-    facts.response_status = _RESPONSE_STATUS_NAMES[status]
+    facts.response_status = status.name.lower()
     if status != ocsp.OCSPResponseStatus.SUCCESSFUL:
-        code = _STATUS_CODES.get(status, "malformed")
+        code = _STATUS_CODES.get(status.name, "malformed")
         problem(code, f"responder answered {status.name} ({status.value}) instead of a response")
         return
 
@@ -429,7 +433,7 @@ def _check(
     reading[0] = "the certStatus, thisUpdate or nextUpdate of the SingleResponse"
     if first is not None:
         cert_status = first.certificate_status
-        facts.status = _CERT_STATUS_NAMES[cert_status]
+        facts.status = cert_status.name.lower()
         facts.this_update = utc(first, "this_update")
         facts.next_update = utc(first, "next_update")
         if facts.next_update is None and lifetime is not None and facts.this_update is not None:

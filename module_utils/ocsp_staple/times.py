@@ -32,11 +32,13 @@ def parse_time(value: str | _dt.datetime, *, what: str = "time", naive: str = "u
         parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
+
 def now_or(value: str | _dt.datetime | None, *, what: str = "now", naive: str = "utc") -> _dt.datetime:
     """The clock when ``value`` is empty, else :func:`parse_time` of it."""
     if value is None or value == "":
         return _dt.datetime.now(UTC)
     return parse_time(value, what=what, naive=naive)
+
 
 def recorded_time(value: Any) -> _dt.datetime | None:
     """A time the store recorded, or None when it is absent or unreadable (a record is advisory)."""

@@ -75,7 +75,7 @@ def test_node_modules_name_the_cryptography_they_need(tmp_path: Path, body: str,
         assert result.get("failed"), (name, result)
         msg = result["msg"]
         assert "\n" not in msg
-        assert msg.startswith(f"{name} needs the Python package cryptography >= 36.0 on this node: "), msg
+        assert msg.startswith(f"{name} needs the Python package cryptography >= 36.0 on this host: "), msg
         assert f"{NODE_PYTHON} (Python 3." in msg, msg
         assert found in msg, msg
 

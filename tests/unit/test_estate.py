@@ -9,9 +9,10 @@ import types
 from pathlib import Path
 
 import pytest
+from ocsp_staple import requires
 from ocsp_staple.errors import InputError
 from ocsp_staple.estate import union_certificates, unknown_variables
-from ocsp_staple.node import nginxconf, requires
+from ocsp_staple.node import nginxconf
 from ocsp_staple.node.deploy import NodeCertificate, apply_node, deploy, plan_node
 from ocsp_staple.plan import node_items
 
@@ -183,7 +184,7 @@ def test_a_too_old_cryptography_is_one_line_naming_python_version_and_minimum(
     problem = requires.cryptography_problem("ocsp_deploy")
     assert problem is not None
     assert "\n" not in problem
-    assert problem.startswith("ocsp_deploy needs the Python package cryptography >= 36.0 on this node: ")
+    assert problem.startswith("ocsp_deploy needs the Python package cryptography >= 36.0 on this host: ")
     assert f"{sys.executable} (Python {sys.version.split()[0]}) has version {version} " in problem
 
 

@@ -105,6 +105,7 @@ def judge(
         cache[data] = verdict
     return verdict
 
+
 #: The most rounds one certificate is asked in one run, whatever the options (a bounded loop).
 MAX_ROUNDS = 1000
 
@@ -256,6 +257,7 @@ class Asker:
         out.rejected.append((attempt, fetched.body, verdict))
         return "rejected"
 
+
 def record_failure(
     store: Store,
     name: str,
@@ -330,6 +332,7 @@ def make_fetcher(options: RefreshOptions, *, monotonic: Callable[[], float] = ti
         ),
         monotonic=monotonic,
     )
+
 
 @contextlib.contextmanager
 def asker(

@@ -13,6 +13,7 @@ def operator(environ: Mapping[str, str], host: str | None = None, *, account: st
     user = environ.get("SUDO_USER") or environ.get("USER") or environ.get("LOGNAME") or account or "unknown"
     return f"{user}@{host}" if host else user
 
+
 def local_operator() -> str:
     """:func:`operator` of this process: its environment, host name and login name (for the edges:
     the modules on the central host, the filter on the controller)."""

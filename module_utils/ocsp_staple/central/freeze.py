@@ -75,10 +75,6 @@ PIN_VERSION = 1
 PIN_FACTS = ("this_update", "next_update", "produced_at", "expires_at", "signer", "signer_not_after", "status")
 
 
-
-
-
-
 def pin_summary(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """What the diff and the previous-pin note show of a pin record: who, when, why, source, staple facts."""
     if record is None:

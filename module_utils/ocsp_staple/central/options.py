@@ -25,6 +25,7 @@ def _seconds(value: Any, what: str) -> float:
     except ValueError:
         raise InputError(f"{what}: expected seconds or a duration like 10s, got {value!r}") from None
 
+
 #: Without an ``attempts`` cap (the freeze), the fewest rounds asked in all once a long-lived valid
 #: answer is in, to find a longer-lived one (asker.Asker.collect; selection.long_lived).
 COMPARE_ROUNDS = 3

@@ -278,6 +278,7 @@ class _Run:
         if rejected:
             result.message += f"; rejected: {', '.join(a.reason for a in rejected)}"
 
+
 def run(
     certificates: Sequence[CertificateSpec],
     store: str | Store,

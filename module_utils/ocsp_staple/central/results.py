@@ -39,6 +39,7 @@ class Attempt:
             **({"facts": self.facts} if self.facts is not None else {}),
         }
 
+
 @dataclass
 class Outcome:
     """One certificate's outcome in a central run: what happened, whether it changed or failed, and why."""
@@ -107,6 +108,7 @@ class CertResult(Outcome):
             "warnings": self.warnings,
         }
 
+
 class CertificateResults:
     """What a run over several certificates reports (the refresh's and the freeze's results).
 
@@ -141,6 +143,7 @@ class CertificateResults:
             "certificates": [r.as_dict() for r in self.certificates],
         }
 
+
 @dataclass
 class RunResult(CertificateResults):
     certificates: list[CertResult]
@@ -148,6 +151,7 @@ class RunResult(CertificateResults):
     @property
     def warnings(self) -> list[str]:
         return [w for r in self.certificates for w in r.warnings]
+
 
 def times(verdict: Verdict | None) -> dict[str, Any]:
     if verdict is None:

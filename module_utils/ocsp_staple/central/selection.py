@@ -26,6 +26,7 @@ def due_reason(verdict: Verdict | None, *, now: _dt.datetime, refresh_fraction: 
         return f"{share:.0f}% of the current staple's validity window used (refresh at {refresh_fraction * 100:.0f}%)"
     return None
 
+
 def better(candidate: Verdict, current: Verdict | None) -> bool:
     """The selection rule: may ``candidate`` (valid) replace ``current``?"""
     if not candidate.valid:
@@ -38,10 +39,12 @@ def better(candidate: Verdict, current: Verdict | None) -> bool:
     not_worse = new.this_update >= old.this_update and new.expires_at >= old.expires_at
     return not_worse and (new.this_update > old.this_update or new.expires_at > old.expires_at)
 
+
 def best(candidates: list[tuple[Verdict, bytes]]) -> tuple[Verdict, bytes] | None:
     if not candidates:
         return None
     return max(candidates, key=lambda c: (c[0].facts.expires_at, c[0].facts.this_update))
+
 
 def full_lived(verdict: Verdict) -> bool:
     """The signer outlives nextUpdate: nothing cuts this answer's life short."""

@@ -50,7 +50,6 @@ DEFAULT_QUARANTINE_KEEP = 50
 STATE_VERSION = 1
 
 
-
 def stamp(value: _dt.datetime) -> str:
     """``20150820T151200Z``: a sortable, path-safe UTC time."""
     return value.astimezone(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")

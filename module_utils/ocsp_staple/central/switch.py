@@ -34,6 +34,7 @@ class SwitchResult:
     before: dict[str, Any]
     after: dict[str, Any]
 
+
 def set_switch(
     root: str,
     *,
@@ -86,6 +87,7 @@ def set_switch(
         message = f"stapling switched off for {scope}" if changed else f"stapling already switched off for {scope}"
     return SwitchResult(changed, message, _without_version(before), _without_version(after))
 
+
 @contextlib.contextmanager
 def _switch_lock(root: str, timeout: float) -> Any:
     try:
@@ -95,8 +97,10 @@ def _switch_lock(root: str, timeout: float) -> Any:
     with locked(os.path.join(root, ".stapling.lock"), timeout=timeout):
         yield
 
+
 def _without_version(switch: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in switch.items() if k != "version"}
+
 
 def _switched(
     switch: dict[str, Any],

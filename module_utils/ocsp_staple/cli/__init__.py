@@ -3,8 +3,9 @@
 One file per subcommand: ``show`` (facts + verdict of a staple file, or of what a TLS endpoint
 staples with ``--connect``), ``check`` (monitoring plugin: file, live and store modes, see
 docs/MONITORING.md), ``refresh`` (the ocsp_response module as a command). This package is the
-top of the core: nothing in the core imports it. Every operational error is one line on
-stderr; exit codes are documented per subcommand. The fault-injecting test responder is not
+top of the core: nothing in the core imports it. :func:`main` returns the exit code (documented
+per subcommand) and writes to the streams it is given (stdout and stderr by default); every
+operational error is one line on the error stream. The fault-injecting test responder is not
 part of it (``python -m testbed.responder serve``: it never ships to nodes).
 """
 
@@ -15,6 +16,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from .. import __version__
 from ..errors import OcspStapleError
@@ -38,23 +40,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; a closed stdout pipe ends quietly with :data:`PIPE_CLOSED` (no traceback)."""
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run one subcommand, return its exit code; a closed stdout pipe ends quietly with :data:`PIPE_CLOSED`."""
+    out = sys.stdout if stdout is None else stdout
     try:
         try:
-            return _main(argv)
+            return _main(argv, out, sys.stderr if stderr is None else stderr)
         finally:
-            sys.stdout.flush()  # inside the try: a closed pipe shows here at the latest, not at interpreter exit
+            out.flush()  # inside the try: a closed pipe shows here at the latest, not at interpreter exit
     except BrokenPipeError:
         # The recipe of the Python docs (signal module, "Note on SIGPIPE"): send whatever is still
         # buffered to /dev/null, so the flush at exit does not complain again.
         with contextlib.suppress(AttributeError, OSError, ValueError):
             devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+            os.dup2(devnull, out.fileno())
         return PIPE_CLOSED
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "show" and bool(args.file) == bool(args.connect):
@@ -62,11 +65,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "show" and args.file and not args.cert:
         parser.error("show FILE: --cert is required")
     try:
-        return int(args.func(args))
+        return int(args.func(args, out))
     except OcspStapleError as exc:
-        print(f"ocsp-staple {args.command}: {exc}", file=sys.stderr)
+        err.write(f"ocsp-staple {args.command}: {exc}\n")
         return UNKNOWN if args.command == "check" else 2
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TextIO
 
 from ..certs import load_pair
 from ..errors import FetchError, InputError, OcspStapleError
@@ -40,6 +41,7 @@ def check_file(args: argparse.Namespace) -> CheckResult:
         return CheckResult(CRITICAL, str(exc))
     return judge(verdict, name=name, warning=args.warning, critical=args.critical)
 
+
 def check_live(args: argparse.Namespace) -> CheckResult:
     """Live mode. An unreachable endpoint is CRITICAL: see the --connect help for why not UNKNOWN."""
     host, port = parse_endpoint(args.connect)  # a malformed endpoint is a usage error: UNKNOWN
@@ -60,6 +62,7 @@ def check_live(args: argparse.Namespace) -> CheckResult:
             state = worst([result, CheckResult(UNKNOWN, "")])
             result = CheckResult(state, f"{result.message}; {exc}", result.perfdata)
     return result
+
 
 def check_store(args: argparse.Namespace) -> CheckResult:
     """Store mode: every certificate of the central store (storecheck.py)."""
@@ -88,6 +91,7 @@ def check_store(args: argparse.Namespace) -> CheckResult:
         assume_lifetime=kwargs["assume_lifetime"],
     )
 
+
 #: Check modes: (predicate on args, runner); exactly one must apply.
 CHECK_MODES: list[tuple[Callable[[argparse.Namespace], bool], Callable[[argparse.Namespace], CheckResult]]] = [
     (lambda a: bool(getattr(a, "file", None)), check_file),
@@ -97,7 +101,8 @@ CHECK_MODES: list[tuple[Callable[[argparse.Namespace], bool], Callable[[argparse
 
 PIN_WARNING_DEFAULT = ("50%", "24h")
 
-def cmd_check(args: argparse.Namespace) -> int:
+
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     args.names = args.name or []  # store mode: a filter; file and live mode: the label (the last one)
     args.name = args.names[-1] if args.names else None
     try:
@@ -117,8 +122,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             )
     except OcspStapleError as exc:
         result = CheckResult(UNKNOWN, str(exc))
-    print(result.output)
+    out.write(f"{result.output}\n")
     return result.state
+
 
 LIVE_HELP = (
     "Live mode: a real TLS handshake to HOST:PORT requesting the staple (status_request), then the full "
@@ -130,6 +136,7 @@ LIVE_HELP = (
     "the staple is validated against the served leaf and the issuer the server sends; pass --cert/--issuer (the "
     "node's own files) to also catch a node serving an old or wrong certificate."
 )
+
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
     check = sub.add_parser(

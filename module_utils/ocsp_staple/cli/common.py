@@ -40,6 +40,7 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--now", help=argparse.SUPPRESS)
 
+
 def policy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """now, min_remaining, clock_skew and assume_lifetime for :func:`validate` from the common options."""
     return {
@@ -50,6 +51,7 @@ def policy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             args.assume_lifetime_without_next_update, None, what="--assume-lifetime-without-next-update"
         ),
     }
+
 
 def render_verdict(verdict: Verdict, name: str) -> str:
     facts = verdict.facts.as_dict()
@@ -77,6 +79,7 @@ def render_verdict(verdict: Verdict, name: str) -> str:
         lines.append(f"  problem {problem.code}: {problem.message}")
     return "\n".join(lines)
 
+
 def default_servername(host: str) -> str | None:
     """SNI defaults to the host when it is a name (an IP address is not a valid SNI name)."""
     try:
@@ -85,11 +88,13 @@ def default_servername(host: str) -> str | None:
         return host
     return None
 
+
 def live_pair(args: argparse.Namespace, served: Served) -> CertPair:
     """The reference: --cert (+ --issuer) files, else the served leaf with --issuer or the served issuer."""
     if args.cert:
         return load_pair(args.cert, args.issuer)
     return served.pair(read_pem_file(args.issuer) if args.issuer else None)
+
 
 def live_report(args: argparse.Namespace, host: str, port: int) -> tuple[ServedReport, Served]:
     """Handshake with the endpoint of ``--connect`` and judge what it staples.
@@ -102,6 +107,7 @@ def live_report(args: argparse.Namespace, host: str, port: int) -> tuple[ServedR
     pair = live_pair(args, served)
     report = inspect_served(served, pair, name=args.name, expect_file=args.expect_file, **policy_kwargs(args))
     return report, served
+
 
 def render_served(report: ServedReport, chain: list[str]) -> str:
     lines = [
@@ -121,6 +127,7 @@ def render_served(report: ServedReport, chain: list[str]) -> str:
     if not report.certificate_matches:
         lines.append(f"  problem certificate: {report.wrong_certificate().lstrip('; ')}")
     return "\n".join(lines)
+
 
 def add_live_options(parser: argparse.ArgumentParser, *, what: str) -> None:
     parser.add_argument(
@@ -147,10 +154,10 @@ def parse_endpoint(value: str, *, default_port: int = 443) -> tuple[str, int]:
     text = value.strip()
     host, port_text = text, ""
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
+        host, _bracket, rest = text[1:].partition("]")
         port_text = rest[1:] if rest.startswith(":") else ""
     elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
+        host, _colon, port_text = text.partition(":")
     if not host:
         raise FetchError(f"endpoint {value!r}: no host (expected HOST:PORT)")
     if not port_text:

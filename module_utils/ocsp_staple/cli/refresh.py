@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TextIO
 
 from ..central.options import RefreshOptions
 from ..central.refresh import run
@@ -11,7 +12,7 @@ from ..spec import load_certificates_file
 from ..times import now_or
 
 
-def cmd_refresh(args: argparse.Namespace) -> int:
+def cmd_refresh(args: argparse.Namespace, out: TextIO) -> int:
     fixed = now_or(args.now, what="--now") if args.now else None
     options = RefreshOptions.from_params(
         {
@@ -34,10 +35,10 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     specs = load_certificates_file(args.certificates)
     outcome = run(specs, args.store, options, clock=(lambda: fixed) if fixed else (lambda: now_or(None)))
     if args.json:
-        print(json.dumps(outcome.as_dict(), indent=2))
+        out.write(json.dumps(outcome.as_dict(), indent=2) + "\n")
     else:
         for cert in outcome.certificates:
-            print(cert.message)
+            out.write(f"{cert.message}\n")
     return 2 if outcome.failed else 0
 
 

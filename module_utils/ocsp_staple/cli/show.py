@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TextIO
 
 from ..certs import load_pair, subject_text
 from ..fsutil import read_file
@@ -19,22 +20,24 @@ from .common import (
 )
 
 
-def cmd_show(args: argparse.Namespace) -> int:
+def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     if args.connect:
-        return show_live(args)
+        return show_live(args, out)
     pair = load_pair(args.cert, args.issuer)
     verdict = validate(read_file(args.file, what="staple file"), pair, **policy_kwargs(args))
     name = args.name or pair.subject
-    print(json.dumps({"name": name, **verdict.as_dict()}, indent=2) if args.json else render_verdict(verdict, name))
+    text = json.dumps({"name": name, **verdict.as_dict()}, indent=2) if args.json else render_verdict(verdict, name)
+    out.write(f"{text}\n")
     return 0 if verdict.valid else 1
 
-def show_live(args: argparse.Namespace) -> int:
+
+def show_live(args: argparse.Namespace, out: TextIO) -> int:
     report, served = live_report(args, *parse_endpoint(args.connect))
     chain = [subject_text(cert) for cert in served.chain]
     if args.json:
-        print(json.dumps({**report.as_dict(), "chain": chain}, indent=2))
+        out.write(json.dumps({**report.as_dict(), "chain": chain}, indent=2) + "\n")
     else:
-        print(render_served(report, chain))
+        out.write(render_served(report, chain) + "\n")
     return 0 if report.valid and report.matches is not False else 1
 
 

@@ -22,9 +22,10 @@ import select
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
+if TYPE_CHECKING:  # annotations only: the module needs no cryptography to import
+    from cryptography import x509
 
 from ..certs import CertPair, pair_from_certificates
 from ..errors import FetchError
@@ -147,7 +148,8 @@ def _handshake(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchError(f"{endpoint}: TLS handshake timed out after {timeout:g} s")
-        readable, writable, _ = select.select([sock] if wait_read else [], [] if wait_read else [sock], [], remaining)
+        waits = ([sock], []) if wait_read else ([], [sock])
+        readable, writable, _errors = select.select(*waits, [], remaining)
         if not readable and not writable:
             raise FetchError(f"{endpoint}: TLS handshake timed out after {timeout:g} s")
 

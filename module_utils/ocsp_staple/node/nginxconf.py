@@ -68,7 +68,7 @@ def parse(text: str, path: str) -> list[Directive]:
         elif word in (";", "{"):
             if not words:
                 raise InputError(f"{path}:{line}: nginx config: {word!r} without a directive")
-            directive = Directive(words[0][0], [w for w, _ in words[1:]], words[0][1])
+            directive = Directive(words[0][0], [w for w, _line in words[1:]], words[0][1])
             stack[-1].append(directive)
             if word == "{":
                 directive.block = []

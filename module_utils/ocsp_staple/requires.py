@@ -1,9 +1,14 @@
-"""Is the node's cryptography usable? Imports nothing that needs it, so a module can ask first."""
+"""Is this host's cryptography usable? Imports nothing that needs it: every module asks first."""
+
+from __future__ import annotations
 
 import sys
 
+#: The oldest cryptography the core works with (RHEL 9 ships 36.0, Debian 12 38.0).
+CRYPTOGRAPHY_MINIMUM = (36, 0)
 
-def cryptography_problem(module: str, minimum: tuple[int, int] = (36, 0)) -> str | None:
+
+def cryptography_problem(module: str, minimum: tuple[int, int] = CRYPTOGRAPHY_MINIMUM) -> str | None:
     """One line naming the package, this Python, the version found and the minimum; None when usable."""
     try:
         import cryptography
@@ -15,7 +20,7 @@ def cryptography_problem(module: str, minimum: tuple[int, int] = (36, 0)) -> str
         if all(part.isdigit() for part in parts) and tuple(int(part) for part in parts) >= minimum:
             return None
     return (
-        f"{module} needs the Python package cryptography >= {minimum[0]}.{minimum[1]} on this node: {sys.executable} "
+        f"{module} needs the Python package cryptography >= {minimum[0]}.{minimum[1]} on this host: {sys.executable} "
         f"(Python {sys.version.split()[0]}) has {found} (install python3-cryptography, or set "
         "ansible_python_interpreter to a Python that has it)"
     )
