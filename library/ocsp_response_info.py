@@ -119,7 +119,7 @@ expires_at:
   returned: always
   type: str
 remaining_seconds:
-  description: Seconds from now to O(expires_at) (negative when past).
+  description: Seconds from now to RV(expires_at) (negative when past).
   returned: always
   type: int
 size:

@@ -2,4 +2,5 @@
 
 from .cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # importing it (ansible-test's import sanity test does) runs nothing
+    raise SystemExit(main())

@@ -69,4 +69,3 @@ def _main(argv: Sequence[str] | None, out: TextIO, err: TextIO) -> int:
     except OcspStapleError as exc:
         err.write(f"ocsp-staple {args.command}: {exc}\n")
         return UNKNOWN if args.command == "check" else 2
-
