@@ -12,6 +12,7 @@ the core from wherever the collection is installed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -31,6 +32,19 @@ from ..ansible_run import BIN, REPO, ansible_env
 pytestmark = pytest.mark.integration
 
 MODULES = sorted(p.stem for p in (REPO / "library").glob("*.py"))
+
+
+def _filters() -> list[str]:
+    """Every filter the plugins register (FilterModule.filters() of each filter_plugins/*.py)."""
+    names = []
+    for path in sorted((REPO / "filter_plugins").glob("*.py")):
+        spec = importlib.util.spec_from_file_location(f"_filters_{path.stem}", path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        names += list(module.FilterModule().filters())
+    return sorted(names)
 STAPLED = ("www.demo.test", "must-staple.demo.test")
 
 
@@ -118,7 +132,7 @@ def test_the_installed_collection_runs_site_by_fqcn_then_changes_nothing(install
     assert all(counts["failures"] == 0 and counts["unreachable"] == 0 for counts in second.values()), second
 
 
-def test_ansible_doc_renders_every_module_and_the_role_from_the_installed_copy(installed: Installed) -> None:
+def test_ansible_doc_renders_every_module_filter_and_the_role_from_the_installed_copy(installed: Installed) -> None:
     for module in MODULES:
         proc = installed.run("ansible-doc", "--json", f"ocsp.stapling.{module}")
         assert proc.returncode == 0, f"{module}: {proc.stderr}"
@@ -126,6 +140,14 @@ def test_ansible_doc_renders_every_module_and_the_role_from_the_installed_copy(i
         doc = json.loads(proc.stdout)[f"ocsp.stapling.{module}"]["doc"]
         assert Path(doc["filename"]).resolve().is_relative_to(installed.root.resolve()), doc["filename"]
         assert doc["short_description"], module
+    filters = _filters()
+    assert len(filters) == 8, filters
+    for name in filters:
+        proc = installed.run("ansible-doc", "-t", "filter", "--json", f"ocsp.stapling.{name}")
+        assert proc.returncode == 0, f"filter {name}: {proc.stderr}"
+        doc = json.loads(proc.stdout)[f"ocsp.stapling.{name}"]["doc"]
+        assert Path(doc["filename"]).resolve().is_relative_to(installed.root.resolve()), doc["filename"]
+        assert doc["short_description"], name
     proc = installed.run("ansible-doc", "-t", "role", "--json", "ocsp.stapling.ocsp_stapling")
     assert proc.returncode == 0, proc.stderr
     entry_points = json.loads(proc.stdout)["ocsp.stapling.ocsp_stapling"]["entry_points"]
