@@ -177,7 +177,7 @@ def test_a_staple_gets_exactly_the_mode_asked_for(strict_umask: None, mode: int,
 
 # --- no shell ---------------------------------------------------------------------------------------
 
-SKIP_DIRS = {".git", ".venv", ".venv311", ".venv-node", ".tmp", "build", "__pycache__", ".cache"}
+SKIP_DIRS = {".git", ".venv", ".venv311", ".venv-node", ".venv-sanity", ".tmp", "build", "__pycache__", ".cache"}
 # Written split so that this file does not match itself.
 FORBIDDEN_PY = [
     re.compile(p)
