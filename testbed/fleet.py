@@ -151,10 +151,12 @@ class Node:
         )
         if result.returncode != 0:
             raise FleetError(f"node {self.name} ({self.endpoint}): nginx did not start: {_nginx_message(result)}")
+        # The master binds the port before it forks its worker: accepting alone does not mean a worker
+        # with this configuration serves yet, and reload() needs the worker to tell old from new.
         wait_until(
-            lambda: self.running() and _accepts(self.host, self.port),
+            lambda: self.running() and bool(self.workers()) and _accepts(self.host, self.port),
             timeout,
-            f"node {self.name}: nginx listening on {self.endpoint} (see {self.error_log})",
+            f"node {self.name}: nginx listening on {self.endpoint} with a worker (see {self.error_log})",
             error=FleetError,
         )
 
@@ -164,9 +166,17 @@ class Node:
         nginx checks the configuration (and every staple file) first; a bad one makes it keep
         the old configuration: that is raised as :class:`FleetError` with nginx's message.
         """
-        old = self.workers()
         if not self.running():
             raise FleetError(f"node {self.name}: not running, cannot reload")
+        # With no worker yet (a master that has just started), "no old worker left" would hold at once
+        # and the wait below would return before the new configuration serves.
+        wait_until(
+            lambda: bool(self.workers()),
+            timeout,
+            f"node {self.name}: a worker to replace before reload (see {self.error_log})",
+            error=FleetError,
+        )
+        old = self.workers()
         test = self.test()
         if test.returncode != 0:
             raise FleetError(f"node {self.name}: configuration test failed, not reloaded: {_nginx_message(test)}")

@@ -86,6 +86,33 @@ def test_failed_reload_keeps_serving_the_old_staple(one_node: Fleet, demo_pki: D
 
 
 @pytest.mark.integration
+def test_a_reload_right_after_start_serves_the_new_staple(demo_pki: DemoPki, tmp_path: Path) -> None:
+    """start() returns with a worker running, so reload() can tell the new worker from the old.
+
+    The master accepts on its port before it forks its worker; a reload() that captured "the old
+    workers" as none returned at once and the next handshake met the first configuration (seen in CI).
+    """
+    if not Path(NGINX).exists():
+        pytest.skip(f"nginx not installed at {NGINX}")
+    staple = forge.make_response(
+        demo_pki.leaf("www.demo.test").cert,
+        demo_pki.ca().cert,
+        demo_pki.responder(),
+        this_update=WALL_NOW - dt.timedelta(hours=1),
+        next_update=WALL_NOW + dt.timedelta(days=7),
+    )
+    for attempt in range(3):
+        with running_fleet(tmp_path / f"fleet{attempt}", sites=sites_from_pki(demo_pki.directory)) as fleet:
+            node = fleet.nodes[0]
+            assert node.workers(), "start() returned before nginx forked a worker"
+            node.set_stapling("www.demo.test", staple)
+            node.reload()
+            served = fetch_served_staple(node.host, node.port, servername="www.demo.test", timeout=scaled(10))
+            assert served.staple == staple, f"start {attempt + 1}: the first configuration still served"
+        assert not node.running()
+
+
+@pytest.mark.integration
 def test_a_busy_port_fails_start_with_nginx_message(demo_pki: DemoPki, tmp_path: Path) -> None:
     if not Path(NGINX).exists():
         pytest.skip(f"nginx not installed at {NGINX}")
