@@ -2,7 +2,8 @@
 # Set up everything the demo and the tests need on a fresh Debian 12 machine. Idempotent.
 #   - OS packages (as root, only when missing): nginx, Debian's python3 with its own
 #     cryptography/pyOpenSSL (what a cache node has), venv support, sshd and iproute2,
-#     cfssl (a responder not written here) and promtool (package prometheus; rule tests).
+#     cfssl (a responder not written here), promtool (package prometheus; rule tests) and
+#     haproxy 2.6 (the second TLS server; the system service is stopped).
 #   - .venv     : the newest Python on the machine, pinned requirements-dev.txt (ansible-core 2.21).
 #   - .venv311  : Python 3.11, pinned requirements.txt + pytest (ansible-core 2.19).
 #   - .venv-node: Debian's /usr/bin/python3 with system site-packages + pytest only, so
@@ -25,6 +26,7 @@ os_packages() {
   command -v openssl >/dev/null 2>&1 || need+=(openssl)
   command -v cfssl >/dev/null 2>&1 || need+=(golang-cfssl)  # cfssl ocspserve: a responder not written here
   command -v promtool >/dev/null 2>&1 || need+=(prometheus)  # promtool: the alert rules' unit tests
+  [ -x /usr/sbin/haproxy ] || need+=(haproxy)  # haproxy 2.6: the second TLS server (tests run their own)
   if [ ${#need[@]} -eq 0 ]; then return 0; fi
   if [ "$(id -u)" != 0 ]; then
     log "missing OS packages ${need[*]} and not root: install them with apt-get and re-run"; exit 1
@@ -39,6 +41,9 @@ os_packages() {
   # The prometheus package is installed for promtool only: no server of its own either.
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
   if [ -x /etc/init.d/prometheus ]; then /etc/init.d/prometheus stop >/dev/null 2>&1 || true; fi
+  # Likewise haproxy: the tests start their own instances on 127.0.0.1, never the system service.
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now haproxy >/dev/null 2>&1 || true; fi
+  if [ -x /etc/init.d/haproxy ]; then /etc/init.d/haproxy stop >/dev/null 2>&1 || true; fi
 }
 
 newest_python() {
