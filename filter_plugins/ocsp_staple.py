@@ -113,6 +113,7 @@ def ocsp_stapling_node(
     snippet_dir: str = "/etc/nginx/snippets",
     verify_port: int = 443,
     held: Any = None,
+    server: str = "nginx",
 ) -> dict[str, Any]:
     """The node's plan and work lists: ``{plan: {name: {stapled, reason}}, deploy: [...], checks: [...]}``.
 
@@ -142,6 +143,7 @@ def ocsp_stapling_node(
             store_certificates,
             enabled=bool(enabled),
             force_disable_must_staple=bool(force_disable_must_staple),
+            server=str(server),
         )
         return plan.node_items(
             certificates,
@@ -151,6 +153,7 @@ def ocsp_stapling_node(
             snippet_dir=str(snippet_dir),
             verify_port=int(verify_port),
             held=frozenset(str(name) for name in held or ()),
+            server=str(server),
         )
     except (OcspStapleError, KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError(

@@ -85,7 +85,18 @@ class HaproxyNode:
         return [HAPROXY, "-c", "-q", "-f", str(self.conf)]
 
     def reload_command(self) -> list[str]:
-        return [sys.executable, "-m", "testbed.haproxy", "reload", "--dir", self.directory]
+        """What the role runs as ocsp_stapling_haproxy_reload_argv (from any working directory)."""
+        repo = Path(__file__).resolve().parent.parent
+        return [
+            "/usr/bin/env",
+            f"PYTHONPATH={repo}",
+            sys.executable,
+            "-m",
+            "testbed.haproxy",
+            "reload",
+            "--dir",
+            self.directory,
+        ]
 
     def write(self, sites: Sequence[Site]) -> None:
         (self.root / "crt").mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,11 @@ from .errors import InputError
 from .names import check_names
 from .spec import pick_url, refuse_disabling_must_staple
 
+#: The TLS servers a node can run (ocsp_stapling_server).
+SERVERS = ("nginx", "haproxy")
+#: HAProxy reads a certificate's staple from ``<crt>.ocsp`` beside the ``crt`` file.
+HAPROXY_SUFFIX = ".ocsp"
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -65,8 +70,13 @@ def plan(
     *,
     enabled: bool = True,
     force_disable_must_staple: bool = False,
+    server: str = "nginx",
 ) -> dict[str, dict[str, Any]]:
     """Decisions for a list of role certificate entries.
+
+    ``server`` (nginx or haproxy) is the node's TLS server: nginx applies one staple file to every
+    certificate of a ``server {}`` block, so a shared block with a stapled certificate is refused;
+    HAProxy staples per certificate (``<crt>.ocsp``) and has no such trap.
 
     ``facts[name]`` holds ``ocsp_urls`` and ``must_staple`` of the certificate; ``store[name]``
     holds ``frozen`` and ``disabled`` (the disable command's record in the store, see
@@ -74,6 +84,8 @@ def plan(
     with the global switch; a record made with ``force_disable_must_staple`` carries that
     consent to later runs, so a scheduled run does not fail on what the operator forced.
     """
+    if server not in SERVERS:
+        raise InputError(f"ocsp_stapling_server must be one of {', '.join(SERVERS)}, got {server!r}")
     out: dict[str, dict[str, Any]] = {}
     blocks: dict[str, list[str]] = {}
     twice = check_names([cert.get("name") for cert in certificates])
@@ -96,7 +108,7 @@ def plan(
             disabled_by=_describe(record) if record is not None and enabled and cert.get("enabled", True) else None,
         )
         out[name] = decision.as_dict()
-        if cert.get("server_block"):
+        if cert.get("server_block") and server == "nginx":
             blocks.setdefault(str(cert["server_block"]), []).append(name)
     for block, members in blocks.items():
         stapled = [m for m in members if out[m]["stapled"]]
@@ -124,6 +136,7 @@ def node_items(
     snippet_dir: str,
     verify_port: int,
     held: Collection[str] = (),
+    server: str = "nginx",
 ) -> dict[str, Any]:
     """The role's per-node work list from its certificate entries, the store view and the plan.
 
@@ -131,6 +144,8 @@ def node_items(
     ``ocsp_served_info`` (one per stapled certificate not ``held``: see ocsp_deploy's hold). Paths: the staple is
     ``<staple_dir>/<name>.der``, the snippet ``<snippet_dir>/ocsp-<name>.conf``; on the node
     the certificate is ``node_certificate`` (default ``certificate``), likewise the issuer.
+    On a haproxy node the staple is ``<crt>.ocsp`` beside ``haproxy_crt`` (the PEM HAProxy's ``crt``
+    loads, default the node certificate), which is also the certificate re-validated against; no snippet.
     """
     if not certificates:
         raise InputError("ocsp_stapling_certificates is empty: list at least one certificate")
@@ -144,9 +159,15 @@ def node_items(
         name = str(cert["name"])  # checked by plan.plan, which made ``decisions``
         decision = decisions[name]
         stapled = bool(decision["stapled"])
-        staple_path = f"{staple_dir.rstrip('/')}/{name}.der"
         certificate = cert.get("node_certificate") or cert["certificate"]
         issuer = cert.get("node_issuer") or cert.get("issuer")
+        snippet_path: str | None = f"{snippet_dir.rstrip('/')}/ocsp-{name}.conf"
+        staple_path = f"{staple_dir.rstrip('/')}/{name}.der"
+        if server == "haproxy":
+            certificate = cert.get("haproxy_crt") or certificate
+            if not str(certificate).startswith("/"):
+                raise InputError(f"certificate {name}: haproxy_crt must be an absolute path, got {certificate!r}")
+            staple_path, snippet_path = f"{certificate}{HAPROXY_SUFFIX}", None
         deploy.append(
             {
                 **({"hold": True} if name in held else {}),
@@ -157,7 +178,7 @@ def node_items(
                 "certificate": certificate,
                 "issuer": issuer,
                 "staple_path": staple_path,
-                "snippet_path": f"{snippet_dir.rstrip('/')}/ocsp-{name}.conf",
+                **({"snippet_path": snippet_path} if snippet_path else {}),
                 **lifetime,
             }
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ocsp_staple.errors import InputError
-from ocsp_staple.plan import decide, plan
+from ocsp_staple.plan import decide, node_items, plan
 
 pytestmark = pytest.mark.node
 
@@ -102,3 +102,63 @@ def test_must_staple_refusal_through_plan() -> None:
     assert (
         plan([{"name": "m"}], {"m": MUST}, {}, enabled=False, force_disable_must_staple=True)["m"]["stapled"] is False
     )
+
+
+def test_haproxy_staples_per_certificate_so_a_shared_block_is_no_trap() -> None:
+    """docs/DUAL_CERTIFICATES.md: nginx's one-file-per-server-block rule does not apply to HAProxy."""
+    certs = [{"name": "www-rsa", "server_block": "www"}, {"name": "www-ecdsa", "server_block": "www"}]
+    facts = {"www-rsa": URL, "www-ecdsa": URL}
+    with pytest.raises(InputError, match="nginx server block 'www'"):
+        plan(certs, facts, {})
+    decisions = plan(certs, facts, {}, server="haproxy")
+    assert [decisions[n]["stapled"] for n in ("www-rsa", "www-ecdsa")] == [True, True]
+    with pytest.raises(InputError, match=r"ocsp_stapling_server must be one of nginx, haproxy, got 'apache'"):
+        plan(certs, facts, {}, server="apache")
+
+
+def test_haproxy_node_items_put_the_staple_beside_the_crt_and_write_no_snippet() -> None:
+    certs = [
+        {
+            "name": "www",
+            "certificate": "/central/www.pem",
+            "node_certificate": "/etc/ssl/www.pem",
+            "haproxy_crt": "/etc/haproxy/certs/www.pem",
+            "port": 8443,
+        },
+        {"name": "api", "certificate": "/central/api.pem", "node_certificate": "/etc/haproxy/certs/api.pem"},
+    ]
+    facts = {"www": URL, "api": URL}
+    store = {"www": {"staple": "AAAA"}, "api": {"staple": "BBBB"}}
+    decisions = plan(certs, facts, store, server="haproxy")
+    items = node_items(
+        certs,
+        store,
+        decisions,
+        staple_dir="/etc/nginx/ocsp",
+        snippet_dir="/etc/nginx/snippets",
+        verify_port=443,
+        server="haproxy",
+    )
+    www, api = items["deploy"]
+    assert (www["certificate"], www["staple_path"]) == ("/etc/haproxy/certs/www.pem", "/etc/haproxy/certs/www.pem.ocsp")
+    assert (api["certificate"], api["staple_path"]) == ("/etc/haproxy/certs/api.pem", "/etc/haproxy/certs/api.pem.ocsp")
+    assert "snippet_path" not in www
+    assert [(c["port"], c["expect_file"]) for c in items["checks"]] == [
+        (8443, "/etc/haproxy/certs/www.pem.ocsp"),
+        (443, "/etc/haproxy/certs/api.pem.ocsp"),
+    ]
+    nginx = node_items(
+        certs, store, decisions, staple_dir="/etc/nginx/ocsp", snippet_dir="/etc/nginx/snippets", verify_port=443
+    )
+    assert nginx["deploy"][0]["staple_path"] == "/etc/nginx/ocsp/www.der"
+    assert nginx["deploy"][0]["snippet_path"] == "/etc/nginx/snippets/ocsp-www.conf"
+    with pytest.raises(InputError, match=r"certificate www: haproxy_crt must be an absolute path, got 'www.pem'"):
+        node_items(
+            [{**certs[0], "haproxy_crt": "www.pem"}],
+            store,
+            decisions,
+            staple_dir="/x",
+            snippet_dir="/y",
+            verify_port=443,
+            server="haproxy",
+        )

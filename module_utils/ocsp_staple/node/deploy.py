@@ -207,7 +207,7 @@ def certificates_from_params(items: Sequence[Mapping[str, Any]]) -> list[NodeCer
             certificate=item["certificate"],
             issuer=item.get("issuer"),
             staple_path=item["staple_path"],
-            snippet_path=item["snippet_path"],
+            snippet_path=item.get("snippet_path") or "",
             staple=from_base64(item["content"], what=f"{item['name']}: content") if item.get("content") else None,
             hold=bool(item.get("hold")),
             assume_lifetime_without_next_update=str(item[LIFETIME]) if item.get(LIFETIME) not in (None, "") else None,
