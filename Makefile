@@ -9,7 +9,7 @@ N ?= 1000
 .PHONY: help setup lint test unit sanity collection test-py311 test-node molecule demo demo-stop bench soak fuzz clean
 
 help:
-	@echo "make demo       - local demo fleet: responder + 3 nginx nodes on 127.0.0.1:8443-8445, site.yml, what clients see"
+	@echo "make demo       - local demo fleet: responder + 3 nginx nodes (127.0.0.1:8443-8445) + 1 HAProxy (8446), site.yml, what clients see"
 	@echo "make demo-stop  - stop everything the demo started"
 	@echo "make test       - everything CI runs: lint, pytest (newest Python, 3.11, Debian's python3), molecule, sanity"
 	@echo "make sanity     - ansible-test sanity on the built collection, offline, empty ignore file (scripts/sanity.sh)"

@@ -37,6 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "module_utils"))
 
 from testbed.fleet import Fleet, free_port_block, sites_from_pki
+from testbed.haproxy import HaproxyFleet
 from testbed.ocsp_responder import TestResponder
 from testbed.pki import write_demo_pki
 from testbed.served import check
@@ -46,8 +47,11 @@ TARGET_RATIO = 3.0
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
-def inventory(root: Path, fleet: Fleet, pki_dir: Path, names: list[str]) -> dict[str, Any]:
-    """The demo inventory's structure for ``fleet`` (a dict written as JSON, which Ansible reads as YAML)."""
+def inventory(root: Path, fleet: Fleet | HaproxyFleet, pki_dir: Path, names: list[str]) -> dict[str, Any]:
+    """The demo inventory's structure for ``fleet`` (a dict written as JSON, which Ansible reads as YAML).
+
+    Only the nodes' names and ports are read from ``fleet``: a HAProxy fleet gets the same shape, and
+    its caller adds the haproxy variables (benchmarks/server_change_bench.py)."""
     node_root = "{{ bench_node_root }}"
     nginx = ["/usr/sbin/nginx", "-p", f"{node_root}/", "-c", f"{node_root}/nginx.conf", "-e"]
     return {

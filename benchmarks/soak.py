@@ -291,8 +291,14 @@ class Soak:
         if operation in ("freeze", "refreeze"):
             before = self.store.read_pin(name)
             result = freeze(
-                self.specs, self.store, FREEZE_OPTIONS, reason=f"drill: {operation}", who=WHO, names=[name],
-                clock=clock, rng=self.refresh_rng,
+                self.specs,
+                self.store,
+                FREEZE_OPTIONS,
+                reason=f"drill: {operation}",
+                who=WHO,
+                names=[name],
+                clock=clock,
+                rng=self.refresh_rng,
             ).certificates[0]
             figures.count(operation, "not frozen" if result.failed else str(result.action))
             if result.failed:
@@ -306,8 +312,15 @@ class Soak:
                 return False
             return bool(result.changed)
         if operation == "thaw":
-            result = thaw(self.store, FREEZE_OPTIONS, who=WHO, reason="drill: thaw", names=[name],
-                          certificates=self.specs, clock=clock).certificates[0]
+            result = thaw(
+                self.store,
+                FREEZE_OPTIONS,
+                who=WHO,
+                reason="drill: thaw",
+                names=[name],
+                certificates=self.specs,
+                clock=clock,
+            ).certificates[0]
             figures.count("thaw", str(result.action))
             if result.failed or self.store.read_pin(name) is not None:
                 problems.append(f"{name}: thaw left a pin ({result.message})")
@@ -317,8 +330,15 @@ class Soak:
         if operation == "disable":
             must_staple = bool(leaf_summary(self.spec(name).certificate)["must_staple"])
             try:
-                set_switch(self.store.root, enabled=False, who=WHO, now=self.now, reason=f"drill: disable {name}",
-                           names=[name], certificates=self.specs)
+                set_switch(
+                    self.store.root,
+                    enabled=False,
+                    who=WHO,
+                    now=self.now,
+                    reason=f"drill: disable {name}",
+                    names=[name],
+                    certificates=self.specs,
+                )
             except InputError as exc:
                 if must_staple and "Must-Staple" in str(exc):
                     figures.count("disable", "refused (Must-Staple)")
@@ -330,8 +350,9 @@ class Soak:
             figures.count("disable", "done")
             return True
         if operation == "enable":
-            result = set_switch(self.store.root, enabled=True, who=WHO, now=self.now, names=[name],
-                                certificates=self.specs)
+            result = set_switch(
+                self.store.root, enabled=True, who=WHO, now=self.now, names=[name], certificates=self.specs
+            )
             figures.count("enable", "done" if result.changed else "unchanged")
             return result.changed
         raise ValueError(f"operation: expected one of {', '.join(OPERATIONS)}, got {operation!r}")
@@ -527,10 +548,13 @@ def report(figures: Figures) -> str:
         f"{figures.failed_results} below critical_remaining",
         f"served checks     {figures.served_checks} TLS handshakes",
         "drills            "
-        + ("; ".join(
-            f"{op} {sum(v.values())} (" + ", ".join(f"{k} {n}" for k, n in sorted(v.items())) + ")"
-            for op, v in sorted(figures.operations.items())
-        ) or "none"),
+        + (
+            "; ".join(
+                f"{op} {sum(v.values())} (" + ", ".join(f"{k} {n}" for k, n in sorted(v.items())) + ")"
+                for op, v in sorted(figures.operations.items())
+            )
+            or "none"
+        ),
         f"violations        {len(figures.violations)}",
         f"wall time         {figures.wall:.1f} s",
     ]
@@ -557,7 +581,12 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     figures = run_soak(
-        args.cycles, seed=args.seed, nodes=args.nodes, step=args.step, bad_deploy=args.bad_deploy, drills=args.drills,
+        args.cycles,
+        seed=args.seed,
+        nodes=args.nodes,
+        step=args.step,
+        bad_deploy=args.bad_deploy,
+        drills=args.drills,
         progress=True,
     )
     print(json.dumps(figures.as_dict(), indent=2) if args.json else report(figures))

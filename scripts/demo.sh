@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local demo fleet: a demo PKI, the fault-injecting test responder on 127.0.0.1:8880,
-# three nginx nodes on 127.0.0.1:8443-8445 (server name www.demo.test), then site.yml, then
-# what a TLS client sees on each node.  Usage: scripts/demo.sh start|show|check|stop
+# three nginx nodes on 127.0.0.1:8443-8445 and one HAProxy node on 127.0.0.1:8446 (server name
+# www.demo.test), then site.yml, then what a TLS client sees on each node.  Usage: scripts/demo.sh start|show|check|stop
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
@@ -15,6 +15,7 @@ say() { printf '\n== %s\n' "$*"; }
 
 stop() {
   if [ -f "$DEMO/fleet/fleet.json" ]; then "$PY" -m testbed.fleet stop --root "$DEMO/fleet" || true; fi
+  if [ -f "$DEMO/haproxy/haproxy-fleet.json" ]; then "$PY" -m testbed.haproxy stop --dir "$DEMO/haproxy" >/dev/null || true; fi
   "$PY" -m testbed.responder stop --root "$DEMO" || true
 }
 
@@ -24,8 +25,8 @@ start_responder() {
 }
 
 show() {
-  for port in 8443 8444 8445; do
-    echo "-- node on 127.0.0.1:$port (www.demo.test)"
+  for port in 8443 8444 8445 8446; do
+    echo "-- $([ "$port" = 8446 ] && echo HAProxy || echo nginx) node on 127.0.0.1:$port (www.demo.test)"
     ocsp-staple show --connect "127.0.0.1:$port" --servername www.demo.test || true
   done
 }
@@ -48,6 +49,9 @@ case "${1:-start}" in
     start_responder
     say "three nginx nodes on 127.0.0.1:8443-8445"
     "$PY" -m testbed.fleet start --root "$DEMO/fleet" --nodes 3 --base-port 8443 --pki "$DEMO/pki"
+    say "one HAProxy node on 127.0.0.1:8446 (admin socket $DEMO/haproxy/haproxy1/admin.sock)"
+    rm -rf "$DEMO/haproxy"
+    "$PY" -m testbed.haproxy start --dir "$DEMO/haproxy" --nodes 1 --base-port 8446 --pki "$DEMO/pki" >/dev/null
     say "ansible-playbook -i inventories/demo site.yml"
     ansible-playbook -i inventories/demo site.yml
     say "what a TLS client sees"
