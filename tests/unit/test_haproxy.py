@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from ocsp_staple.certs import load_pair
 from ocsp_staple.node.deploy import NodeCertificate
 from ocsp_staple.node.haproxy import HaproxyError, confirm, deploy_haproxy, runtime, set_ocsp_response
@@ -23,7 +24,7 @@ from ocsp_staple.node.live import fetch_served_staple
 from ocsp_staple.policy import validate
 
 from testbed import forge
-from testbed.fleet import _alive, sites_from_pki
+from testbed.fleet import Site, _alive, sites_from_pki
 from testbed.haproxy import HAPROXY, HaproxyFleet, HaproxyNode, running_haproxy
 from testbed.pki import DemoPki
 from testbed.wait import scaled
@@ -331,3 +332,91 @@ def test_running_haproxy_stops_what_it_started(demo_pki: DemoPki, tmp_path: Path
         pids = {node.pid(), *node.workers()}
     assert not node.running()
     assert not any(_alive(pid) for pid in pids if pid)  # a zombie (no reaping init here) counts as gone
+
+
+def _staple_for_key_type(host: str, port: int, cipher: str) -> tuple[str, bytes | None]:
+    """A TLS 1.2 handshake that only offers ``cipher`` (ECDSA or RSA): (served key type, staple)."""
+    import socket as _socket
+
+    from OpenSSL import SSL
+
+    received: list[bytes] = []
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    context.set_max_proto_version(SSL.TLS1_2_VERSION)
+    context.set_cipher_list(cipher.encode())
+    context.set_verify(SSL.VERIFY_NONE, lambda *_args: True)
+    context.set_ocsp_client_callback(lambda _c, data, _d: received.append(bytes(data)) or True)
+    with _socket.create_connection((host, port), timeout=scaled(10)) as sock:
+        sock.settimeout(None)  # pyOpenSSL needs a blocking socket (a timeout makes it non-blocking)
+        conn = SSL.Connection(context, sock)
+        conn.set_tlsext_host_name(WWW.encode())
+        conn.request_ocsp()
+        conn.set_connect_state()
+        conn.do_handshake()
+        cert = conn.get_peer_certificate()
+        assert cert is not None
+        key = cert.to_cryptography().public_key()
+        key_type = (
+            "ecdsa"
+            if isinstance(key, ec.EllipticCurvePublicKey)
+            else "rsa"
+            if isinstance(key, rsa.RSAPublicKey)
+            else "?"
+        )
+        conn.shutdown()
+    return key_type, (received[0] or None) if received else None
+
+
+def test_an_rsa_and_an_ecdsa_certificate_for_one_name_each_get_their_own_staple(
+    demo_pki: DemoPki, tmp_path: Path
+) -> None:
+    """docs/DUAL_CERTIFICATES.md: HAProxy staples per certificate - no nginx server-block trap."""
+    if not Path(HAPROXY).exists():
+        pytest.skip(f"haproxy not installed at {HAPROXY}")
+    ca = demo_pki.ca()
+    rsa_leaf = forge.make_leaf(ca, WWW, now=WALL_NOW, key_type="rsa", ocsp_url=demo_pki.ocsp_url)
+    rsa_dir = tmp_path / "rsa"
+    rsa_dir.mkdir()
+    forge.write(str(rsa_dir / "fullchain.pem"), rsa_leaf.pem + ca.pem)
+    forge.write(str(rsa_dir / "key.pem"), rsa_leaf.key_pem(), mode=0o600)
+    ecdsa = sites_from_pki(demo_pki.directory, [WWW])[0]
+    sites = [
+        Site("www-ecdsa", ecdsa.certificate, ecdsa.key, WWW),
+        Site("www-rsa", str(rsa_dir / "fullchain.pem"), str(rsa_dir / "key.pem"), WWW),
+    ]
+    with running_haproxy(tmp_path / "h", sites) as fleet:
+        node = fleet.nodes[0]
+        staples = {
+            "www-ecdsa": _staple(demo_pki, WWW, 1),
+            "www-rsa": forge.make_response(
+                rsa_leaf.cert,
+                ca.cert,
+                demo_pki.responder(),
+                this_update=WALL_NOW - dt.timedelta(hours=1),
+                next_update=WALL_NOW + dt.timedelta(days=7),
+            ),
+        }
+        certs = [
+            NodeCertificate(
+                name=name,
+                stapled=True,
+                reason="stapled",
+                certificate=str(node.crt(name)),
+                issuer=None,
+                staple_path=str(node.staple_path(name)),
+                snippet_path="",
+                staple=staple,
+            )
+            for name, staple in staples.items()
+        ]
+        outcome = deploy_haproxy(certs, socket_path=str(node.admin_socket), now=WALL_NOW, allow_reload=False)
+        assert outcome.failure is None, outcome.failure
+        assert outcome.result["runtime"] == {"www-ecdsa": "transaction", "www-rsa": "transaction"}
+        assert _staple_for_key_type(node.host, node.port, "ECDHE-ECDSA-AES128-GCM-SHA256") == (
+            "ecdsa",
+            staples["www-ecdsa"],
+        )
+        assert _staple_for_key_type(node.host, node.port, "ECDHE-RSA-AES128-GCM-SHA256") == (
+            "rsa",
+            staples["www-rsa"],
+        )
