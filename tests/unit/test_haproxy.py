@@ -420,3 +420,21 @@ def test_an_rsa_and_an_ecdsa_certificate_for_one_name_each_get_their_own_staple(
             "rsa",
             staples["www-rsa"],
         )
+
+
+def test_a_failed_push_with_reload_allowed_writes_the_file_and_asks_for_the_reload(
+    haproxy_node: HaproxyNode, demo_pki: DemoPki
+) -> None:
+    """ocsp_stapling_haproxy_reload: the role's handler then runs haproxy -c and the reload."""
+    node = haproxy_node
+    old = node.staple_path(WWW).read_bytes()
+    new = _staple(demo_pki, WWW, 1)
+    wrong = node.root / "no-such.sock"
+    outcome = deploy_haproxy([_cert(node, WWW, new)], socket_path=str(wrong), now=WALL_NOW, allow_reload=True)
+    assert outcome.failure is None, outcome.failure
+    assert outcome.result["reload"]
+    assert outcome.result["runtime"][WWW].startswith(f"reload (HAProxy admin socket {wrong}: no such socket)")
+    assert node.staple_path(WWW).read_bytes() == new
+    assert _served(node) == old, "nothing reached HAProxy yet"
+    node.reload()
+    assert _served(node) == new
