@@ -82,7 +82,7 @@ class HaproxyNode:
         return [HAPROXY, "-W", "-S", str(self.master_socket), "-f", str(self.conf), *extra]
 
     def test_command(self) -> list[str]:
-        return [HAPROXY, "-c", "-q", "-f", str(self.conf)]
+        return [HAPROXY, "-c", "-f", str(self.conf)]
 
     def reload_command(self) -> list[str]:
         """What the role runs as ocsp_stapling_haproxy_reload_argv (from any working directory)."""

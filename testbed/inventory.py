@@ -5,8 +5,9 @@ the in-process :class:`~testbed.ocsp_responder.TestResponder` there (real clock,
 delegated signer), starts ``nodes`` nginx nodes (:func:`testbed.fleet.running_fleet`) and
 writes an Ansible inventory like ``inventories/demo`` with every path under ``root``:
 ``central`` (local connection, the controller's Python) holds the store; ``node1..N``
-(local connection, Debian's ``/usr/bin/python3``) are the nginx nodes. Everything it starts
-is stopped when the block ends, whatever happens.
+(local connection, Debian's ``/usr/bin/python3``) are the nginx nodes, and ``haproxy1..M``
+(``haproxy_nodes``, :mod:`testbed.haproxy`) HAProxy nodes with ``ocsp_stapling_server: haproxy``.
+Everything it starts is stopped when the block ends, whatever happens.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from testbed.ocsp_responder import TestResponder
 
 from .fleet import Fleet, free_port_block, running_fleet, sites_from_pki
+from .haproxy import HaproxyFleet, running_haproxy
 from .pki import DEFAULT_LEAVES, DemoPki, LeafSpec, write_demo_pki
 
 NODE_PYTHON = "/usr/bin/python3"
@@ -34,6 +36,7 @@ class Bed:
     responder: TestResponder
     fleet: Fleet
     inventory: Path
+    haproxy: HaproxyFleet | None = None
 
     @property
     def store(self) -> Path:
@@ -45,7 +48,13 @@ class Bed:
 
 
 def inventory(
-    root: Path, fleet: Fleet, pki: DemoPki, *, central_python: str = sys.executable, node_python: str = NODE_PYTHON
+    root: Path,
+    fleet: Fleet,
+    pki: DemoPki,
+    *,
+    central_python: str = sys.executable,
+    node_python: str = NODE_PYTHON,
+    haproxy: HaproxyFleet | None = None,
 ) -> dict[str, Any]:
     """The inventory (as data) of ``fleet``: the role variables of inventories/demo, paths under ``root``."""
     node_root = "{{ bed_nodes.get(inventory_hostname, '') }}"
@@ -61,22 +70,34 @@ def inventory(
             "name": name,
             "certificate": leaf.fullchain,
             "node_certificate": f"{node_root}/ssl/{name}.pem",
+            "haproxy_crt": f"{node_root}/crt/{name}.pem",
             "server_block": name,
         }
         for name, leaf in pki.leaves.items()
         if name in {site.name for site in fleet.sites}
     ]
+    hosts: dict[str, dict[str, Any]] = {node.name: {"ocsp_stapling_verify_port": node.port} for node in fleet.nodes}
+    roots = {node.name: str(node.root) for node in fleet.nodes}
+    for hnode in haproxy.nodes if haproxy else []:
+        roots[hnode.name] = hnode.directory
+        hosts[hnode.name] = {
+            "ocsp_stapling_server": "haproxy",
+            "ocsp_stapling_verify_port": hnode.port,
+            "ocsp_stapling_haproxy_socket": str(hnode.admin_socket),
+            "ocsp_stapling_haproxy_test_argv": hnode.test_command(),
+            "ocsp_stapling_haproxy_reload_argv": hnode.reload_command(),
+        }
     return {
         "ocsp_central": {
             "hosts": {"central": {"ansible_connection": "local", "ansible_python_interpreter": central_python}}
         },
         "ocsp_nodes": {
-            "hosts": {node.name: {"ocsp_stapling_verify_port": node.port} for node in fleet.nodes},
+            "hosts": hosts,
             "vars": {"ansible_connection": "local", "ansible_python_interpreter": node_python},
         },
         "all": {
             "vars": {
-                "bed_nodes": {node.name: str(node.root) for node in fleet.nodes},
+                "bed_nodes": roots,
                 "ocsp_stapling_store_dir": str(root / "store"),
                 "ocsp_stapling_metrics_path": str(root / "metrics" / "ocsp_staple.prom"),
                 "ocsp_stapling_attempts": 5,
@@ -100,8 +121,10 @@ def running_bed(
     nodes: int = 3,
     leaves: Sequence[LeafSpec] = DEFAULT_LEAVES,
     node_python: str = NODE_PYTHON,
+    haproxy_nodes: int = 0,
 ) -> Iterator[Bed]:
-    """PKI + responder + ``nodes`` nginx nodes + ``root/inventory.yml`` for the block; all stopped afterwards."""
+    """PKI + responder + ``nodes`` nginx nodes + ``haproxy_nodes`` HAProxy nodes + ``root/inventory.yml``
+    for the block; all stopped afterwards."""
     base = Path(root).resolve()
     base.mkdir(parents=True, exist_ok=True)
     port = free_port_block(1)
@@ -109,10 +132,18 @@ def running_bed(
     responder = TestResponder(pki.ca(), signer=pki.responder(), port=port, hang=5.0)
     responder.start()
     try:
-        with running_fleet(base / "fleet", sites=sites_from_pki(pki.directory), nodes=nodes) as fleet:
+        with contextlib.ExitStack() as stack:
+            sites = sites_from_pki(pki.directory)
+            fleet = stack.enter_context(running_fleet(base / "fleet", sites=sites, nodes=nodes))
+            hx = (
+                stack.enter_context(running_haproxy(base / "haproxy", sites, count=haproxy_nodes))
+                if haproxy_nodes
+                else None
+            )
             path = base / "inventory.yml"
             # JSON is YAML: the inventory plugin reads it as is.
-            path.write_text(json.dumps(inventory(base, fleet, pki, node_python=node_python), indent=2) + "\n")
-            yield Bed(base, pki, responder, fleet, path)
+            data = inventory(base, fleet, pki, node_python=node_python, haproxy=hx)
+            path.write_text(json.dumps(data, indent=2) + "\n")
+            yield Bed(base, pki, responder, fleet, path, hx)
     finally:
         responder.stop()
