@@ -43,6 +43,10 @@ TREES = (
 FILES = (
     ("galaxy.yml", "galaxy.yml"),
     ("meta/runtime.yml", "meta/runtime.yml"),
+    # What an execution environment needs: ansible-builder introspect reads the meta file, which
+    # names requirements.txt (the repository's pins for the controller and the central host).
+    ("meta/execution-environment.yml", "meta/execution-environment.yml"),
+    ("requirements.txt", "requirements.txt"),
     ("README.md", "README.md"),
     ("site.yml", "playbooks/site.yml"),
 )

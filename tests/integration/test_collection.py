@@ -14,20 +14,22 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from ocsp_staple.node.live import fetch_served_staple
 
 from testbed.fleet import NGINX
 from testbed.inventory import Bed, running_bed
 from testbed.wait import scaled
 
-from ..ansible_run import BIN, REPO, ansible_env
+from ..ansible_run import REPO
+from .installed import Installed, build_tarball
 
 pytestmark = pytest.mark.integration
 
@@ -45,59 +47,22 @@ def _filters() -> list[str]:
         spec.loader.exec_module(module)
         names += list(module.FilterModule().filters())
     return sorted(names)
+
+
 STAPLED = ("www.demo.test", "must-staple.demo.test")
 
 
-@dataclass
-class Installed:
-    collections: Path  # the collections path the tarball was installed into
-    project: Path  # a directory outside the repository with its own ansible.cfg
-    tarball: Path
-
-    @property
-    def root(self) -> Path:
-        return self.collections / "ansible_collections" / "ocsp" / "stapling"
-
-    def env(self) -> dict[str, str]:
-        # ansible_env() points ANSIBLE_CONFIG at the repository: replace it with the project's own.
-        return ansible_env(ANSIBLE_CONFIG=str(self.project / "ansible.cfg"))
-
-    def run(self, *argv: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(BIN / argv[0]), *argv[1:]],
-            cwd=self.project,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+@pytest.fixture(scope="module")
+def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tarball(tmp_path_factory.mktemp("build"))
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    build = tmp_path_factory.mktemp("build")
-    subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "build_collection.py"), "--out", str(build)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    (tarball,) = build.glob("ocsp-stapling-*.tar.gz")
-    collections = tmp_path_factory.mktemp("collections")
-    project = tmp_path_factory.mktemp("project")
-    (project / "ansible.cfg").write_text(
-        "[defaults]\n"
-        f"collections_path = {collections}\n"
-        "interpreter_python = auto_silent\n"
-        "gathering = explicit\n"
-        "retry_files_enabled = false\n"
-        "forks = 10\n"
-    )
-    there = Installed(collections, project, tarball)
+def installed(tmp_path_factory: pytest.TempPathFactory, tarball: Path) -> Installed:
+    there = Installed.new(tmp_path_factory, tarball)
     # With the repository's ansible.cfg, ansible-galaxy would find ocsp.stapling in ./collections
     # (the symlink tree) and install nothing: install as the project does.
-    proc = there.run("ansible-galaxy", "collection", "install", str(tarball), "-p", str(collections))
+    proc = there.run("ansible-galaxy", "collection", "install", str(tarball), "-p", str(there.collections))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (there.root / "MANIFEST.json").is_file(), proc.stdout + proc.stderr
     return there
@@ -187,3 +152,28 @@ def test_the_monitoring_install_copies_the_core_from_the_installed_collection(
         [str(tmp_path / "bin" / "ocsp-staple"), "--help"], capture_output=True, text=True, timeout=60, check=False
     )
     assert version.returncode == 0, version.stderr
+
+
+def _readme_requirements_yml() -> dict[str, list[dict[str, str]]]:
+    """README's requirements.yml example: the yaml block that names the tarball with type: file."""
+    blocks = re.findall(r"^```yaml\n(.*?)^```$", (REPO / "README.md").read_text(), re.MULTILINE | re.DOTALL)
+    (example,) = [block for block in blocks if "ocsp-stapling-" in block and "type: file" in block]
+    return yaml.safe_load(example)  # type: ignore[no-any-return]
+
+
+def test_the_readme_requirements_yml_installs_the_tarball(
+    tarball: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    example = _readme_requirements_yml()
+    (entry,) = example["collections"]
+    assert entry["type"] == "file", entry
+    assert entry["name"] == f"<path>/{tarball.name}", "README names the tarball galaxy.yml's version builds"
+    there = Installed.new(tmp_path_factory, tarball)
+    entry["name"] = entry["name"].replace("<path>", str(tarball.parent))
+    (there.project / "requirements.yml").write_text(yaml.safe_dump(example))
+    proc = there.run("ansible-galaxy", "collection", "install", "-r", "requirements.yml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (there.root / "MANIFEST.json").is_file(), proc.stdout + proc.stderr
+    proc = there.run("ansible-playbook", "ocsp.stapling.freeze", "--syntax-check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"playbook: {there.root / 'playbooks' / 'freeze.yml'}" in proc.stdout, proc.stdout

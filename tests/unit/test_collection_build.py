@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,3 +88,10 @@ def test_role_finds_the_core_under_plugins(collection: Path) -> None:
 def test_playbooks_import_site_from_beside_them(collection: Path) -> None:
     for path in sorted((collection / "playbooks").glob("*.yml")):
         assert "../site.yml" not in path.read_text(), path.name
+
+
+def test_execution_environment_metadata_names_the_shipped_requirements(collection: Path) -> None:
+    # ansible-builder introspect reads meta/execution-environment.yml of each installed collection.
+    meta = yaml.safe_load((collection / "meta" / "execution-environment.yml").read_text())
+    assert meta["dependencies"]["python"] == "requirements.txt"
+    assert (collection / "requirements.txt").read_text() == (REPO / "requirements.txt").read_text()

@@ -1,8 +1,8 @@
 """The role, playbooks and scenarios call the project's own modules and filters by FQCN.
 
 In the repository, ``collections/ansible_collections/ocsp/stapling`` is a committed tree of
-relative symlinks onto library/, module_utils/, filter_plugins/, doc_fragments/, meta/ and
-galaxy.yml, and ansible.cfg puts ``./collections`` first on ``collections_path``: the same
+relative symlinks onto library/, module_utils/, filter_plugins/, doc_fragments/, meta/,
+galaxy.yml and requirements.txt, and ansible.cfg puts ``./collections`` first on ``collections_path``: the same
 ``ocsp.stapling.X`` names resolve to the repository's files here and to the installed
 collection elsewhere (README, "One source, two shapes").
 """
@@ -46,6 +46,7 @@ def test_the_symlink_tree_points_at_the_repository_sources() -> None:
         "roles": "roles",
         "meta": "meta",
         "galaxy.yml": "galaxy.yml",
+        "requirements.txt": "requirements.txt",
     }
     for link, target in links.items():
         path = TREE / link
