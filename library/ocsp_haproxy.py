@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: ocsp_haproxy
 short_description: Install all OCSP staples of a HAProxy node, pushed over its runtime API without a reload
 description:
-  - The role's deploy step on a node with O(ocsp_stapling_server=haproxy). Each stapled certificate's staple
+  - The role's deploy step on a node with C(ocsp_stapling_server=haproxy). Each stapled certificate's staple
     (base64 DER from the central store) is re-validated on the node against the PEM HAProxy loads, with the
     project's policy (HAProxy itself checks neither the signature nor the signer's lifetime).
   - A changed staple is pushed first with C(set ssl ocsp-response) on the admin socket (a certificate HAProxy
