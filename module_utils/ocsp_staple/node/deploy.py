@@ -111,18 +111,9 @@ class NodePlan:
         return diffs
 
 
-def plan_node(
-    certificates: list[NodeCertificate],
-    *,
-    now: _dt.datetime,
-    min_remaining: int = DEFAULT_MIN_REMAINING,
-    clock_skew: int = DEFAULT_CLOCK_SKEW,
-    mode: int = 0o644,
-    owner: int | None = None,
-    group: int | None = None,
-    assume_lifetime: int | None = None,
-) -> NodePlan:
-    """Decide every write of the node; writes nothing (check mode stops here)."""
+def plan_node(certificates: list[NodeCertificate], **policy: Any) -> NodePlan:
+    """Decide every write of the node; writes nothing (check mode stops here). ``policy``: :func:`judge`'s
+    (now, min_remaining, clock_skew, mode, owner, group, assume_lifetime)."""
     plan = NodePlan()
     twice = check_names([cert.name for cert in certificates])
     if twice is not None:
@@ -134,18 +125,7 @@ def plan_node(
             _hold(plan, cert, current_text, "the central store has no staple for it")
             continue
         if cert.stapled:
-            if cert.staple is None:
-                raise InputError(
-                    f"{cert.name}: stapling is on but the central store has no staple for it "
-                    "(run site.yml --tags ocsp_stapling_refresh, or freeze, first)"
-                )
-            pair = load_pair(cert.certificate, cert.issuer)
-            lifetime = assumed_lifetime(
-                cert.assume_lifetime_without_next_update, assume_lifetime, what=f"certificate {cert.name}: {LIFETIME}"
-            )
-            install = plan_install(cert.staple, pair, dest=cert.staple_path, now=now, min_remaining=min_remaining,
-                                   clock_skew=clock_skew, name=cert.name, mode=mode, owner=owner, group=group,
-                                   assume_lifetime=lifetime)
+            install = judge(cert, **policy)
             if cert.hold and not install.verdict.valid:
                 _hold(plan, cert, current_text, install.rejection())
                 continue
@@ -157,6 +137,21 @@ def plan_node(
         )
         _directories(plan, cert.staple_path, cert.snippet_path)
     return plan
+
+
+def judge(cert: NodeCertificate, *, assume_lifetime: int | None = None, **policy: Any) -> InstallPlan:
+    """The node's verdict on a stapled certificate's staple (re-validated against the node's own files,
+    its own assumed lifetime else the run's) and the planned write: one rule for nginx and HAProxy."""
+    if cert.staple is None:
+        raise InputError(
+            f"{cert.name}: stapling is on but the central store has no staple for it "
+            "(run site.yml --tags ocsp_stapling_refresh, or freeze, first)"
+        )
+    pair = load_pair(cert.certificate, cert.issuer)
+    lifetime = assumed_lifetime(
+        cert.assume_lifetime_without_next_update, assume_lifetime, what=f"certificate {cert.name}: {LIFETIME}"
+    )
+    return plan_install(cert.staple, pair, dest=cert.staple_path, name=cert.name, assume_lifetime=lifetime, **policy)
 
 
 def _hold(plan: NodePlan, cert: NodeCertificate, current: str | None, why: str) -> None:

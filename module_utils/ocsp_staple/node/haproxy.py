@@ -33,14 +33,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..argspecs import LIFETIME
-from ..certs import load_pair
-from ..durations import assumed_lifetime
 from ..errors import InputError, OcspStapleError, StoreError
 from ..names import check_names
 from ..policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Facts
-from .deploy import NodeCertificate
-from .install import InstallPlan, StapleRejected, apply_install, plan_install
+from .deploy import NodeCertificate, judge
+from .install import InstallPlan, StapleRejected, apply_install
 
 #: Seconds for connect + command + whole answer, per command.
 DEFAULT_TIMEOUT = 10.0
@@ -261,30 +258,18 @@ def plan_haproxy(
             if os.path.lexists(cert.staple_path):
                 plan.removals[cert.name] = cert.staple_path
             continue
-        if cert.staple is None:
-            if cert.hold:
-                plan.held[cert.name] = "held: the central store has no staple for it; the node keeps its file"
-                continue
-            raise InputError(
-                f"{cert.name}: stapling is on but the central store has no staple for it "
-                "(run site.yml --tags ocsp_stapling_refresh, or freeze, first)"
-            )
-        pair = load_pair(cert.certificate, cert.issuer)
-        lifetime = assumed_lifetime(
-            cert.assume_lifetime_without_next_update, assume_lifetime, what=f"certificate {cert.name}: {LIFETIME}"
-        )
-        install = plan_install(
-            cert.staple,
-            pair,
-            dest=cert.staple_path,
+        if cert.staple is None and cert.hold:
+            plan.held[cert.name] = "held: the central store has no staple for it; the node keeps its file"
+            continue
+        install = judge(
+            cert,
             now=now,
             min_remaining=min_remaining,
             clock_skew=clock_skew,
-            name=cert.name,
             mode=mode,
             owner=owner,
             group=group,
-            assume_lifetime=lifetime,
+            assume_lifetime=assume_lifetime,
         )
         if cert.hold and not install.verdict.valid:
             plan.held[cert.name] = f"held: {install.rejection()}; the node keeps its file"
