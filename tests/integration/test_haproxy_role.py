@@ -142,7 +142,9 @@ def test_a_wrong_admin_socket_without_reload_fails_in_one_line_and_keeps_the_old
     failed = by_host(proc, PUSH)[node.name]
     assert failed["failed"]
     assert "\n" not in failed["msg"]
-    assert failed["msg"].startswith(f"{WWW}: HAProxy admin socket {wrong}: no such socket; ")
+    assert failed["msg"].startswith(
+        f"{WWW}: HAProxy admin socket {wrong}: no such socket (pushing the OCSP response of {node.crt(WWW)}); "
+    )
     assert failed["msg"].endswith(f"{node.staple_path(WWW)} left as it was")
     assert served(node, WWW) == old
     assert node.staple_path(WWW).read_bytes() == old

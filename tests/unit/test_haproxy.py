@@ -187,6 +187,7 @@ def test_a_socket_the_user_may_not_open_fails_in_one_line_and_keeps_the_old_stap
     line = done.stdout.strip()
     assert "\n" not in line
     assert line.startswith(f"HAProxy admin socket {node.admin_socket}: permission denied (user 65534;")
+    assert line.endswith(f"(pushing the OCSP response of {node.crt(WWW)})")
     assert node.staple_path(WWW).read_bytes() == old
     assert _served(node) == old
 
@@ -433,8 +434,38 @@ def test_a_failed_push_with_reload_allowed_writes_the_file_and_asks_for_the_relo
     outcome = deploy_haproxy([_cert(node, WWW, new)], socket_path=str(wrong), now=WALL_NOW, allow_reload=True)
     assert outcome.failure is None, outcome.failure
     assert outcome.result["reload"]
-    assert outcome.result["runtime"][WWW].startswith(f"reload (HAProxy admin socket {wrong}: no such socket)")
+    assert outcome.result["runtime"][WWW].startswith(f"reload (HAProxy admin socket {wrong}: no such socket (pushing")
     assert node.staple_path(WWW).read_bytes() == new
     assert _served(node) == old, "nothing reached HAProxy yet"
     node.reload()
     assert _served(node) == new
+
+
+def test_a_socket_that_never_answers_fails_within_the_timeout(tmp_path: Path) -> None:
+    """A listener that accepts and stays silent (a hung HAProxy): the deadline holds, one line, no payload."""
+    import socket as _socket
+    import threading
+    import time
+
+    path = str(tmp_path / "silent.sock")
+    server = _socket.socket(_socket.AF_UNIX)
+    server.bind(path)
+    server.listen(1)
+    accepted: list[_socket.socket] = []
+    thread = threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True)
+    thread.start()
+    try:
+        start = time.monotonic()
+        with pytest.raises(HaproxyError) as caught:
+            set_ocsp_response(path, b"\x30" * 600, certificate="/etc/haproxy/www.pem", timeout=0.5)
+        elapsed = time.monotonic() - start
+    finally:
+        thread.join(timeout=scaled(5))
+        for conn in accepted:
+            conn.close()
+        server.close()
+    assert str(caught.value) == (
+        f"HAProxy admin socket {path}: no complete answer to 'set ssl ocsp-response' within 0.5 s"
+        " (pushing the OCSP response of /etc/haproxy/www.pem)"
+    )
+    assert elapsed < scaled(5)

@@ -58,8 +58,7 @@ def runtime(socket_path: str, command: str, *, timeout: float = DEFAULT_TIMEOUT)
     """Send one command (a payload follows its first line) and return HAProxy's whole answer."""
     deadline = time.monotonic() + timeout
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    verb = command.split(" <<", 1)[0].split("\n", 1)[0]
-    verb = " ".join(verb.split()[:4])
+    verb = " ".join(command.split()[:3])  # "set ssl ocsp-response": never the payload in a message
     try:
         sock.settimeout(timeout)
         try:
@@ -118,6 +117,15 @@ def set_ocsp_response(socket_path: str, staple: bytes, *, certificate: str, time
     certificate HAProxy started without one). Raises :class:`HaproxyError` naming the socket,
     the certificate and HAProxy's answer; HAProxy then keeps serving what it served.
     """
+    try:
+        return _push(socket_path, staple, certificate, timeout)
+    except HaproxyError as exc:
+        if certificate in str(exc):
+            raise
+        raise HaproxyError(f"{exc} (pushing the OCSP response of {certificate})") from None
+
+
+def _push(socket_path: str, staple: bytes, certificate: str, timeout: float) -> str:
     encoded = base64.b64encode(staple).decode()
     answer = runtime(socket_path, f"set ssl ocsp-response {encoded}", timeout=timeout)
     if UPDATED in answer:
