@@ -29,7 +29,6 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +36,7 @@ from ..errors import InputError, OcspStapleError, StoreError
 from ..names import check_names
 from ..policy import DEFAULT_CLOCK_SKEW, DEFAULT_MIN_REMAINING, Facts
 from .deploy import NodeCertificate, judge
-from .install import InstallPlan, StapleRejected, apply_install
+from .install import InstallPlan, apply_install
 
 #: Seconds for connect + command + whole answer, per command.
 DEFAULT_TIMEOUT = 10.0
@@ -80,6 +79,7 @@ def runtime(socket_path: str, command: str, *, timeout: float = DEFAULT_TIMEOUT)
         chunks: list[bytes] = []
         size = 0
         try:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))  # connect and send share the deadline
             sock.sendall(data)
             while True:
                 left = deadline - time.monotonic()
@@ -301,7 +301,6 @@ def deploy_haproxy(
     timeout: float = DEFAULT_TIMEOUT,
     check_mode: bool = False,
     diff: bool = False,
-    push: Callable[..., str] = set_ocsp_response,
     **policy: Any,
 ) -> HaproxyOutcome:
     """Re-validate, push at runtime, then write ``<crt>.ocsp``; ``reload`` only where runtime cannot.
@@ -347,31 +346,28 @@ def deploy_haproxy(
             f"stapling off for {names} needs a HAProxy reload (2.6 cannot stop stapling one certificate at "
             "runtime) and ocsp_stapling_haproxy_reload is false: the files are kept and still served",
         )
-    try:
-        for name, install in plan.staples.items():
-            if not install.content_changed:
-                apply_install(install)
-                continue
-            crt = crt_of(install.dest)
-            try:
-                how = push(socket_path, install.data, certificate=crt, timeout=timeout)
-                confirm(socket_path, install.verdict.facts, certificate=crt, timeout=timeout)
-            except HaproxyError as exc:
-                if not allow_reload:
-                    return HaproxyOutcome(result, f"{name}: {exc}; {install.dest} left as it was")
-                how = f"reload ({exc})"
-                result["reload"] = True
+    for name, install in plan.staples.items():
+        if not install.content_changed:
             apply_install(install)
-            result["runtime"][name] = how
-        for name, path in plan.removals.items():
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise StoreError(f"{path}: cannot remove (stapling off for {name}): {exc.strerror or exc}") from None
-            result["runtime"][name] = "reload (HAProxy 2.6 cannot stop stapling at runtime)"
+            continue
+        crt = crt_of(install.dest)
+        try:
+            how = set_ocsp_response(socket_path, install.data, certificate=crt, timeout=timeout)
+            confirm(socket_path, install.verdict.facts, certificate=crt, timeout=timeout)
+        except HaproxyError as exc:
+            if not allow_reload:
+                return HaproxyOutcome(result, f"{name}: {exc}; {install.dest} left as it was")
+            how = f"reload ({exc})"
             result["reload"] = True
-    except StapleRejected as exc:  # plan_install's verdict was valid; kept for the type's contract
-        return HaproxyOutcome(result, str(exc))
+        apply_install(install)
+        result["runtime"][name] = how
+    for name, path in plan.removals.items():
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot remove (stapling off for {name}): {exc.strerror or exc}") from None
+        result["runtime"][name] = "reload (HAProxy 2.6 cannot stop stapling at runtime)"
+        result["reload"] = True
     return HaproxyOutcome(result)
